@@ -1,0 +1,121 @@
+/**
+ * The one place that runs external programs. Everything that decides *what* to run builds a
+ * pure argv elsewhere; this module runs it, logs `+ argv` under --debug, streams output lines to
+ * whoever shows progress, and turns a failure into a CtrError carrying the tool's stderr tail.
+ */
+import {execa, type ResultPromise} from 'execa'
+import {accessSync, constants} from 'node:fs'
+import {delimiter, join} from 'node:path'
+import {CtrError} from './errors.js'
+import {debug} from './log.js'
+
+/** Which Debian package brings each program ctr runs, for the "install it" hint. */
+export const PACKAGE_OF: Record<string, string> = {
+  debootstrap: 'debootstrap',
+  'systemd-nspawn': 'systemd-container',
+  journalctl: 'systemd',
+  'ssh-keygen': 'openssh-client',
+  ssh: 'openssh-client',
+  dnf: 'dnf',
+  mount: 'mount',
+  umount: 'mount',
+  du: 'coreutils',
+  cp: 'coreutils',
+  'systemd-socket-activate': 'systemd',
+}
+
+export interface RunOptions {
+  cwd?: string
+  env?: Record<string, string>
+  input?: string
+  /** Called with every line the program prints on stdout or stderr, as it prints it. */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void
+  /** Aborting kills the program (SIGTERM) and makes run() reject with INTERRUPTED. */
+  signal?: AbortSignal
+  timeoutMs?: number
+  /** Map a failure to a more precise error (e.g. an unreachable mirror) before the generic one. */
+  classify?: (failure: {exitCode?: number; stderr: string; stdout: string}) => CtrError | undefined
+}
+
+export interface RunResult {
+  stdout: string
+  stderr: string
+  exitCode: number
+}
+
+/** Finds a program on PATH (plus the sbin dirs, which a non-login root shell may lack). */
+export function findProgram(program: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin']
+  for (const dir of dirs) {
+    if (!dir) continue
+    const candidate = join(dir, program)
+    try {
+      accessSync(candidate, constants.X_OK)
+      return candidate
+    } catch {}
+  }
+  return undefined
+}
+
+/** Throws MISSING_PROGRAM naming the Debian package when a program is not installed. */
+export function requireProgram(program: string): string {
+  const path = findProgram(program)
+  if (path) return path
+  const pkg = PACKAGE_OF[program] ?? program
+  throw new CtrError('MISSING_PROGRAM', `${program} is not installed`, {hints: [`install it: apt-get install ${pkg}`]})
+}
+
+export function tail(text: string, lines = 8): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n')
+}
+
+export async function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const [program, ...args] = argv
+  const path = requireProgram(program)
+  debug(`+ ${argv.join(' ')}`)
+  const child = execa(path, args, {
+    cwd: options.cwd,
+    env: options.env,
+    input: options.input,
+    stdin: options.input === undefined ? 'ignore' : undefined,
+    reject: false,
+    all: false,
+    cancelSignal: options.signal,
+    timeout: options.timeoutMs,
+    forceKillAfterDelay: 5000,
+    stripFinalNewline: true,
+  }) as ResultPromise
+  if (options.onLine) followLines(child, options.onLine)
+  const result = await child
+  const stdout = String(result.stdout ?? '')
+  const stderr = String(result.stderr ?? '')
+  if (result.isCanceled || options.signal?.aborted) {
+    throw new CtrError('INTERRUPTED', `${program} was interrupted`)
+  }
+  if (result.timedOut) {
+    throw new CtrError('COMMAND_FAILED', `${program} timed out after ${options.timeoutMs} ms`, {hints: [tail(stderr, 3)].filter(Boolean)})
+  }
+  if (result.exitCode !== 0) {
+    const failure = {exitCode: result.exitCode, stderr, stdout}
+    const classified = options.classify?.(failure)
+    if (classified) throw classified
+    const detail = tail(stderr || stdout, 1)
+    throw new CtrError('COMMAND_FAILED', `${program} failed (exit ${result.exitCode ?? result.signal})${detail ? `: ${detail}` : ''}`, {
+      hints: stderr ? [`its last output:\n${tail(stderr)}`] : [],
+    })
+  }
+  return {stdout, stderr, exitCode: 0}
+}
+
+function followLines(child: ResultPromise, onLine: NonNullable<RunOptions['onLine']>): void {
+  for (const stream of ['stdout', 'stderr'] as const) {
+    let pending = ''
+    child[stream]?.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('utf8')
+      const lines = pending.split('\n')
+      pending = lines.pop() ?? ''
+      for (const line of lines) onLine(line, stream)
+    })
+    child[stream]?.on('end', () => pending && onLine(pending, stream))
+  }
+}

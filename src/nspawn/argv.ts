@@ -1,0 +1,30 @@
+/**
+ * Pure argv for systemd-nspawn. See systemd-nspawn(1).
+ */
+import {existsSync} from 'node:fs'
+
+export interface NspawnOptions {
+  tree: string
+  machine: string
+  /** Host runs systemd as PID 1: nspawn may register with machined and create a scope. */
+  hostHasSystemd: boolean
+  /** Keep the container's journal on the host side (nspawn -j), so `ctr logs` works while it is off. */
+  linkJournal?: boolean
+  /** Extra arguments, e.g. --private-network. */
+  extra?: readonly string[]
+}
+
+export function nspawnArgv(options: NspawnOptions): string[] {
+  const argv = ['systemd-nspawn', '--quiet', '-D', options.tree, `--machine=${options.machine}`, '-b']
+  // Without systemd as PID 1 there is no machined to register with and no unit to move into:
+  // nspawn then fails unless told to stay in the caller's cgroup (--keep-unit) and not register.
+  if (!options.hostHasSystemd) argv.push('--register=no', '--keep-unit')
+  if (options.linkJournal ?? true) argv.push('--link-journal=try-host')
+  argv.push(...(options.extra ?? []))
+  return argv
+}
+
+/** sd_booted(3): the host runs systemd as init iff /run/systemd/system exists. */
+export function hostHasSystemd(runDir = '/run/systemd/system'): boolean {
+  return existsSync(runDir)
+}
