@@ -1,0 +1,43 @@
+/**
+ * What `ctr ls` (table, --json, interactive view) shows of a container. The activator reports it
+ * live; without the activator it is built from the store alone (live = false).
+ */
+import type {Exposure} from '../store/containers.js'
+
+export type ContainerState = 'stopped' | 'listening' | 'booting' | 'running' | 'stopping'
+
+/** Why a container last stopped. */
+export type StopReason = 'idle' | 'user' | 'crashed' | 'exited' | 'boot-failed'
+
+export interface ContainerStatus {
+  name: string
+  distro: string
+  release: string
+  profile: string
+  state: ContainerState
+  ports: Exposure[]
+  /** Established connections on the exposed ports right now. */
+  connections: number
+  /** Times the activator booted it on a connection. */
+  wakes: number
+  /** ISO time of the last wake-up, if any. */
+  lastWakeAt?: string
+  /** ms from the first connection to the container accepting it (the held socket's queue emptied). */
+  lastWakeMs?: number
+  /** Seconds since the current boot started, when running. */
+  uptimeSec?: number
+  /** Bytes of memory used by all the container's processes, when running. */
+  memoryBytes?: number
+  idleTimeoutSec: number
+  /** Seconds left before idle shutdown, when running, idle and a timeout is set. */
+  idleRemainingSec?: number
+  lastStopReason?: StopReason
+  /** pid of the systemd-nspawn process, when running. */
+  pid?: number
+}
+
+export interface StatusReport {
+  /** true when the activator answered; false when this was read from the store alone. */
+  live: boolean
+  containers: ContainerStatus[]
+}
