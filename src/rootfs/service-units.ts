@@ -1,0 +1,53 @@
+/**
+ * The ctr units inside a container tree, rewritten from the container's record: for every service
+ * with exposed ports, its socket unit (all its ports) enabled in sockets.target.wants and its
+ * per-connection template service; for services no longer exposed, their units removed. Takes
+ * effect at the container's next boot.
+ */
+import {readdir} from 'node:fs/promises'
+import {errnoCode} from '../errors.js'
+import type {ContainerRecord} from '../store/containers.js'
+import {getService, serviceUnitName, serviceUnitText, socketUnitName, socketUnitText} from '../units/services.js'
+import {removeInTree, resolveInTree, symlinkInTree, writeInTree} from './tree-fs.js'
+
+const UNIT_DIR = '/etc/systemd/system'
+const WANTS_DIR = `${UNIT_DIR}/sockets.target.wants`
+
+export async function writeServiceUnits(tree: string, record: Pick<ContainerRecord, 'ports' | 'profile'>): Promise<void> {
+  const lean = record.profile === 'lean'
+  const byService = new Map<string, ContainerRecord['ports']>()
+  for (const e of record.ports) byService.set(e.service, [...(byService.get(e.service) ?? []), e])
+
+  for (const service of await ctrServicesInTree(tree)) {
+    if (!byService.has(service)) await removeServiceUnits(tree, service)
+  }
+  for (const [name, exposures] of byService) {
+    const recipe = getService(name)
+    const socket = socketUnitName(name)
+    await writeInTree(tree, `${UNIT_DIR}/${serviceUnitName(name, recipe.socket.accept)}`, serviceUnitText(recipe, {lean}))
+    await writeInTree(tree, `${UNIT_DIR}/${socket}`, socketUnitText(recipe, exposures, {lean}))
+    // `systemctl enable`: only units wanted by sockets.target are loaded when the container's
+    // systemd distributes the fds it was passed; an fd no loaded unit matches is closed.
+    await symlinkInTree(tree, `${WANTS_DIR}/${socket}`, `${UNIT_DIR}/${socket}`)
+    for (const unit of recipe.mask) await symlinkInTree(tree, `${UNIT_DIR}/${unit}`, '/dev/null')
+  }
+}
+
+async function removeServiceUnits(tree: string, service: string): Promise<void> {
+  const socket = socketUnitName(service)
+  await removeInTree(tree, `${WANTS_DIR}/${socket}`)
+  await removeInTree(tree, `${UNIT_DIR}/${socket}`)
+  await removeInTree(tree, `${UNIT_DIR}/${serviceUnitName(service, true)}`)
+  await removeInTree(tree, `${UNIT_DIR}/${serviceUnitName(service, false)}`)
+}
+
+/** Services whose ctr socket unit is in the tree now. */
+async function ctrServicesInTree(tree: string): Promise<string[]> {
+  try {
+    const names = await readdir(await resolveInTree(tree, `${UNIT_DIR}/.`))
+    return names.flatMap((n) => /^ctr-(.+)\.socket$/.exec(n)?.[1] ?? [])
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return []
+    throw error
+  }
+}
