@@ -1,0 +1,148 @@
+/**
+ * Which columns `ctr ls` shows at a given width, and how wide each is. Pure and shared by the plain
+ * table and the interactive view. When the row does not fit, columns first shrink (long names and
+ * port lists are cut, "3m ago in 840ms" becomes "3m ago"), then drop one at a time in DROP_ORDER:
+ * what also shows in the detail pane or matters least for "what is awake and what does it cost" goes
+ * first; NAME, STATE and PORTS always stay.
+ */
+import type {ContainerStatus} from '../status/types.js'
+import {formatBytes, formatDuration, formatIdle, formatLastWake, formatPorts, formatState, truncate} from './format.js'
+
+export type ColumnId = 'name' | 'distro' | 'state' | 'ports' | 'conn' | 'wakes' | 'lastWake' | 'uptime' | 'memory' | 'idle'
+
+interface ColumnSpec {
+  id: ColumnId
+  header: string
+  align: 'left' | 'right'
+  /** Cut long values to this width at most, and shrink down to `min` when space is short. */
+  max?: number
+  min?: number
+  cell(c: ContainerStatus, now: number): string
+  /** A shorter rendering used before the column is cut. */
+  short?(c: ContainerStatus, now: number): string
+}
+
+const COLUMNS: ColumnSpec[] = [
+  {id: 'name', header: 'NAME', align: 'left', max: 24, min: 8, cell: (c) => c.name},
+  {id: 'distro', header: 'DISTRO', align: 'left', max: 16, cell: (c) => `${c.distro} ${c.release}`.trim()},
+  {id: 'state', header: 'STATE', align: 'left', cell: (c) => formatState(c), short: (c) => c.state},
+  {id: 'ports', header: 'PORTS', align: 'left', max: 40, min: 10, cell: (c) => formatPorts(c)},
+  {id: 'conn', header: 'CONN', align: 'right', cell: (c) => String(c.connections)},
+  {id: 'wakes', header: 'WAKES', align: 'right', cell: (c) => String(c.wakes)},
+  {
+    id: 'lastWake',
+    header: 'LAST WAKE',
+    align: 'left',
+    cell: (c, now) => formatLastWake(c, now),
+    short: (c, now) => formatLastWake(c, now, true),
+  },
+  {id: 'uptime', header: 'UP', align: 'right', cell: (c) => (c.uptimeSec === undefined ? '-' : formatDuration(c.uptimeSec))},
+  {id: 'memory', header: 'MEM', align: 'right', cell: (c) => (c.memoryBytes === undefined ? '-' : formatBytes(c.memoryBytes))},
+  {id: 'idle', header: 'IDLE', align: 'right', cell: (c) => formatIdle(c)},
+]
+
+/** First dropped first. */
+export const DROP_ORDER: ColumnId[] = ['wakes', 'distro', 'uptime', 'lastWake', 'idle', 'conn', 'memory']
+
+export const COLUMN_GAP = 2
+
+export interface LaidOutColumn {
+  id: ColumnId
+  header: string
+  align: 'left' | 'right'
+  width: number
+  /** Use the short rendering (the full one did not fit). */
+  useShort: boolean
+}
+
+/** The columns to show within `width` characters, given the rows they must hold. */
+export function layoutColumns(containers: ContainerStatus[], width: number, now: number): LaidOutColumn[] {
+  const measured = COLUMNS.map((spec) => measure(spec, containers, now))
+  let shown = measured
+  for (const drop of [undefined, ...DROP_ORDER]) {
+    if (drop) shown = shown.filter((m) => m.spec.id !== drop)
+    const fitted = fit(shown, width)
+    if (fitted) return fitted
+  }
+  // Even NAME, STATE and PORTS at their smallest do not fit: show them anyway, the row is cut.
+  return shown.map((m) => ({...base(m.spec), width: m.min, useShort: m.short < m.full}))
+}
+
+/** The text of one cell at its laid-out width, padded and aligned. */
+export function renderCell(column: LaidOutColumn, c: ContainerStatus, now: number): string {
+  const spec = specOf(column.id)
+  const text = column.useShort && spec.short ? spec.short(c, now) : spec.cell(c, now)
+  return align(truncate(text, column.width), column.width, column.align)
+}
+
+export function renderHeader(column: LaidOutColumn): string {
+  return align(truncate(column.header, column.width), column.width, column.align)
+}
+
+/** The whole row (header when `c` is undefined), columns joined by the gap, without trailing blanks. */
+export function renderRow(columns: LaidOutColumn[], c: ContainerStatus | undefined, now: number): string {
+  const cells = columns.map((column) => (c ? renderCell(column, c, now) : renderHeader(column)))
+  return cells.join(' '.repeat(COLUMN_GAP)).trimEnd()
+}
+
+interface Measured {
+  spec: ColumnSpec
+  /** Widest full rendering (or the header), capped at max. */
+  full: number
+  /** Widest short rendering. */
+  short: number
+  /** The least this column may take. */
+  min: number
+}
+
+function measure(spec: ColumnSpec, containers: ContainerStatus[], now: number): Measured {
+  const widest = (render: (c: ContainerStatus) => string) =>
+    Math.min(Math.max(spec.header.length, ...containers.map((c) => render(c).length)), spec.max ?? Infinity)
+  const full = widest((c) => spec.cell(c, now))
+  const short = spec.short ? widest((c) => spec.short!(c, now)) : full
+  const min = spec.min === undefined ? short : Math.min(spec.min, short)
+  return {spec, full, short, min}
+}
+
+/** Widths for these columns within `width`, shrinking what may shrink; undefined when they cannot fit. */
+function fit(shown: Measured[], width: number): LaidOutColumn[] | undefined {
+  const gaps = COLUMN_GAP * Math.max(0, shown.length - 1)
+  const widths = shown.map((m) => m.full)
+  let excess = sum(widths) + gaps - width
+  if (excess <= 0) return shown.map((m, i) => ({...base(m.spec), width: widths[i], useShort: false}))
+  if (sum(shown.map((m) => m.min)) + gaps > width) return undefined
+  // Short renderings first (they lose the least), then cut the widest shrinkable column, one at a time.
+  const useShort = shown.map(() => false)
+  shown.forEach((m, i) => {
+    if (excess > 0 && m.short < m.full) {
+      excess -= m.full - m.short
+      widths[i] = m.short
+      useShort[i] = true
+    }
+  })
+  while (excess > 0) {
+    let widest = -1
+    shown.forEach((m, i) => {
+      if (widths[i] > m.min && (widest < 0 || widths[i] - m.min > widths[widest] - shown[widest].min)) widest = i
+    })
+    widths[widest]--
+    excess--
+  }
+  return shown.map((m, i) => ({...base(m.spec), width: widths[i], useShort: useShort[i]}))
+}
+
+function base(spec: ColumnSpec) {
+  return {id: spec.id, header: spec.header, align: spec.align}
+}
+
+function specOf(id: ColumnId): ColumnSpec {
+  return COLUMNS.find((s) => s.id === id)!
+}
+
+function align(text: string, width: number, side: 'left' | 'right'): string {
+  return side === 'left' ? text.padEnd(width) : text.padStart(width)
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0)
+}
