@@ -8,7 +8,7 @@ export interface NspawnOptions {
   machine: string
   /** Host runs systemd as PID 1: nspawn may register with machined and create a scope. */
   hostHasSystemd: boolean
-  /** Keep the container's journal on the host side (nspawn -j), so `ctr logs` works while it is off. */
+  /** nspawn -j: a persistent journal in the tree, so `ctr logs` works while it is off. */
   linkJournal?: boolean
   /** Extra arguments, e.g. --private-network. */
   extra?: readonly string[]
@@ -19,7 +19,9 @@ export function nspawnArgv(options: NspawnOptions): string[] {
   // Without systemd as PID 1 there is no machined to register with and no unit to move into:
   // nspawn then fails unless told to stay in the caller's cgroup (--keep-unit) and not register.
   if (!options.hostHasSystemd) argv.push('--register=no', '--keep-unit')
-  if (options.linkJournal ?? true) argv.push('--link-journal=try-host')
+  // -j: the journal stays in the tree (/var/log/journal/MACHINE-ID) with a link from the host when it
+  // can be made; `ctr logs` reads the tree's copy with journalctl -D, whether the container runs or not.
+  if (options.linkJournal ?? true) argv.push('--link-journal=try-guest')
   argv.push(...(options.extra ?? []))
   return argv
 }

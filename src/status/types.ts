@@ -32,6 +32,8 @@ export interface ContainerStatus {
   /** Seconds left before idle shutdown, when running, idle and a timeout is set. */
   idleRemainingSec?: number
   lastStopReason?: StopReason
+  /** What went wrong last (a boot failure with nspawn's last lines, a port that could not be held). */
+  lastError?: string
   /** pid of the systemd-nspawn process, when running. */
   pid?: number
 }

@@ -1,0 +1,292 @@
+/**
+ * One held container: its sockets, and the watch -> boot -> watch cycle around them.
+ *
+ *   listening --readable/wake--> booting --queue emptied--> running --exit--> listening
+ *                                                          (133: booting again; stop: released)
+ *
+ * The activator never accepts: on readable it stops watching, spawns nspawn with every socket of
+ * the container as fds 3.., keeps its own copies open, and watches again when nspawn exits.
+ */
+import type {ChildProcess} from 'node:child_process'
+import {CtrError} from '../errors.js'
+import {nspawnArgv} from '../nspawn/argv.js'
+import type {ContainerStatus, StopReason} from '../status/types.js'
+import type {ContainerRecord} from '../store/containers.js'
+import {dropQueued, isReadable} from '../sys/socket.js'
+import {armSockets, releaseSockets, sameSocket, type HeldSocket} from './held-sockets.js'
+import {containerLeader, processTree, residentBytes, type TcpRow} from './proc.js'
+import {spawnNspawn} from './spawn-nspawn.js'
+import {afterExit, describeExit, type StopRequest} from './transitions.js'
+import type {SocketWatcher} from './watcher.js'
+
+export type HeldState = 'listening' | 'booting' | 'running' | 'stopping'
+
+export interface HeldContext {
+  root: string
+  watcher: SocketWatcher
+  hostHasSystemd: boolean
+  stopTimeoutMs: number
+  log: (message: string) => void
+  /** Makes the tree bootable (mounts the overlay); returns its path. */
+  prepareTree: (record: ContainerRecord) => Promise<string>
+  /** Called when the container is no longer held (stopped without --hold, or forgotten). */
+  onReleased: (name: string) => void
+}
+
+/** How often the accept queue is looked at while a woken container boots. */
+const WAKE_PROBE_MS = 2
+/** A container up this long has booted, even if no connection measured it. */
+const SERVED_AFTER_MS = 15_000
+
+export class HeldContainer {
+  state: HeldState = 'listening'
+  private sockets: HeldSocket[]
+  private child?: ChildProcess
+  private pid?: number
+  private bootStartedAt?: number
+  private served = false
+  private stopRequest?: StopRequest
+  private killTimer?: NodeJS.Timeout
+  private wakeProbe?: NodeJS.Timeout
+  private exitWaiters: Array<() => void> = []
+  private outputTail: () => string[] = () => []
+  wakes = 0
+  lastWakeAt?: string
+  lastWakeMs?: number
+  lastStopReason?: StopReason
+  lastError?: string
+  /** ms timestamp since when no connection was seen, while running. */
+  idleSince?: number
+
+  constructor(
+    private readonly ctx: HeldContext,
+    public record: ContainerRecord,
+  ) {
+    this.sockets = armSockets(record.name, record.ports)
+  }
+
+  get name(): string {
+    return this.record.name
+  }
+
+  get nspawnPid(): number | undefined {
+    return this.pid
+  }
+
+  /** Watch the sockets; the first readable one boots the container. */
+  listen(): void {
+    this.state = 'listening'
+    this.ctx.watcher.watch(
+      this.name,
+      this.sockets.map((s) => s.fd),
+      (fd) => void this.boot(fd),
+    )
+  }
+
+  /** Boots now: on a connection (TRIGGER_FD readable) or because a command asked (--now, shell). */
+  async boot(triggerFd?: number): Promise<void> {
+    if (this.state === 'booting' || this.state === 'running') return
+    this.ctx.watcher.unwatch(this.name)
+    this.state = 'booting'
+    this.served = false
+    this.idleSince = undefined
+    const woken = performance.now()
+    if (triggerFd !== undefined) {
+      this.wakes++
+      this.lastWakeAt = new Date().toISOString()
+    }
+    let tree: string
+    try {
+      tree = await this.ctx.prepareTree(this.record)
+    } catch (error) {
+      this.bootFailed(`cannot prepare the tree: ${error instanceof Error ? error.message : String(error)}`)
+      return
+    }
+    if (this.stopRequest) {
+      this.finishExit(null, null)
+      return
+    }
+    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd})
+    const spawned = spawnNspawn(
+      argv,
+      this.sockets.map((s) => s.fd),
+    )
+    this.child = spawned.child
+    this.outputTail = spawned.outputTail
+    this.bootStartedAt = Date.now()
+    this.ctx.log(`${this.name}: booting (pid ${spawned.pid}${triggerFd !== undefined ? ', on a connection' : ''})`)
+    spawned.child.once('error', (error) => {
+      this.ctx.log(`${this.name}: cannot run nspawn: ${error.message}`)
+      this.finishExit(127, null)
+    })
+    spawned.child.once('exit', (code, signal) => this.finishExit(code, signal))
+    if (spawned.pid < 0) return
+    this.pid = spawned.pid
+    if (triggerFd === undefined) {
+      this.state = 'running'
+      return
+    }
+    // Woken by a connection: booted is when the container's systemd has accepted what waited, i.e.
+    // the held socket's accept queue is empty (poll says not readable).
+    const probe = () => {
+      if (this.state !== 'booting') return
+      if (!isReadable(triggerFd)) {
+        this.lastWakeMs = Math.round(performance.now() - woken)
+        this.served = true
+        this.state = 'running'
+        this.ctx.log(`${this.name}: serving, ${this.lastWakeMs} ms after the first connection`)
+        return
+      }
+      this.wakeProbe = setTimeout(probe, WAKE_PROBE_MS)
+    }
+    probe()
+  }
+
+  /** Power off (SIGTERM to nspawn = orderly poweroff; SIGKILL after the timeout). */
+  async stop(request: StopRequest): Promise<void> {
+    if (this.state === 'listening') {
+      if (!request.keepPorts) this.release()
+      return
+    }
+    this.stopRequest = request
+    const exited = new Promise<void>((resolve) => this.exitWaiters.push(resolve))
+    if (this.pid !== undefined && this.state !== 'stopping') {
+      this.state = 'stopping'
+      this.ctx.log(`${this.name}: powering off (${request.reason}${request.keepPorts ? ', ports stay held' : ''})`)
+      signal(this.pid, 'SIGTERM')
+      this.killTimer = setTimeout(() => {
+        this.ctx.log(`${this.name}: no poweroff after ${this.ctx.stopTimeoutMs} ms, killing it`)
+        if (this.pid !== undefined) signal(this.pid, 'SIGKILL')
+      }, this.ctx.stopTimeoutMs)
+    }
+    this.state = 'stopping'
+    await exited
+  }
+
+  /** Closes the held sockets; the container is no longer held. */
+  release(): void {
+    this.ctx.watcher.unwatch(this.name)
+    releaseSockets(this.sockets)
+    this.sockets = []
+    this.ctx.onReleased(this.name)
+  }
+
+  /**
+   * The record changed (expose/unexpose): hold the new port set. Sockets kept are the same fds; a
+   * running container gets the new set at its next boot.
+   */
+  refresh(record: ContainerRecord): void {
+    const keep = this.sockets.filter((s) => record.ports.some((e) => sameSocket(e, s.exposure)))
+    const added = armSockets(
+      record.name,
+      record.ports.filter((e) => !this.sockets.some((s) => sameSocket(e, s.exposure))),
+    )
+    const dropped = this.sockets.filter((s) => !keep.includes(s))
+    const watching = this.ctx.watcher.isWatching(this.name)
+    this.ctx.watcher.unwatch(this.name)
+    releaseSockets(dropped)
+    this.sockets = [...keep, ...added]
+    this.record = record
+    if (watching) this.listen()
+  }
+
+  private bootFailed(message: string): void {
+    this.lastError = message
+    this.lastStopReason = 'boot-failed'
+    this.ctx.log(`${this.name}: boot failed: ${message}`)
+    for (const s of this.sockets) dropQueued(s.fd)
+    const waiters = this.exitWaiters.splice(0)
+    if (this.stopRequest && !this.stopRequest.keepPorts) {
+      this.stopRequest = undefined
+      this.release()
+    } else {
+      this.stopRequest = undefined
+      this.listen()
+    }
+    for (const w of waiters) w()
+  }
+
+  private finishExit(code: number | null, signalName: NodeJS.Signals | null): void {
+    if (this.child === undefined && this.state !== 'booting' && this.state !== 'stopping') return
+    clearTimeout(this.killTimer)
+    clearTimeout(this.wakeProbe)
+    const ranMs = this.bootStartedAt === undefined ? 0 : Date.now() - this.bootStartedAt
+    const decision = afterExit({code, signal: signalName, stopRequest: this.stopRequest, served: this.served || ranMs > SERVED_AFTER_MS})
+    const output = this.outputTail()
+    this.child = undefined
+    this.pid = undefined
+    this.bootStartedAt = undefined
+    this.ctx.log(`${this.name}: nspawn ${describeExit(code, signalName)} after ${ranMs} ms`)
+    if (decision.next === 'boot') {
+      this.state = 'listening'
+      void this.boot()
+      return
+    }
+    if (decision.reason === 'boot-failed') {
+      this.bootFailed(`systemd-nspawn ${describeExit(code, signalName)}${output.length ? `; its last output:\n${output.slice(-8).join('\n')}` : ''}`)
+      return
+    }
+    this.lastStopReason = decision.reason
+    if (decision.reason === 'crashed') this.lastError = `systemd-nspawn ${describeExit(code, signalName)}`
+    this.stopRequest = undefined
+    const waiters = this.exitWaiters.splice(0)
+    if (decision.next === 'release') this.release()
+    else this.listen()
+    for (const w of waiters) w()
+  }
+
+  /** Live status; ROWS is one read of /proc/net/tcp{,6}, PARENTS one scan of /proc. */
+  status(rows: readonly TcpRow[], parents: ReadonlyMap<number, number> | undefined): ContainerStatus {
+    const ports = new Set(this.record.ports.map((e) => e.port))
+    const connections = rows.filter((r) => r.state === 1 && ports.has(r.localPort)).length
+    const up = this.state === 'running' || this.state === 'booting' || this.state === 'stopping'
+    const status: ContainerStatus = {
+      name: this.name,
+      distro: this.record.distro,
+      release: this.record.release,
+      profile: this.record.profile,
+      state: this.state,
+      ports: this.record.ports,
+      connections,
+      wakes: this.wakes,
+      lastWakeAt: this.lastWakeAt,
+      lastWakeMs: this.lastWakeMs,
+      idleTimeoutSec: this.record.idleTimeoutSec,
+      lastStopReason: this.lastStopReason,
+      lastError: this.lastError,
+    }
+    if (up && this.pid !== undefined) {
+      status.pid = this.pid
+      if (this.bootStartedAt !== undefined) status.uptimeSec = Math.round((Date.now() - this.bootStartedAt) / 1000)
+      if (parents) status.memoryBytes = residentBytes(processTree(this.pid, parents))
+      if (this.state === 'running' && this.record.idleTimeoutSec > 0 && this.idleSince !== undefined) {
+        status.idleRemainingSec = Math.max(0, Math.round(this.record.idleTimeoutSec - (Date.now() - this.idleSince) / 1000))
+      }
+    }
+    return status
+  }
+
+  /** The container's PID 1 as the host sees it, while it runs. */
+  leaderPid(): number | undefined {
+    return this.pid === undefined ? undefined : containerLeader(this.pid)
+  }
+
+  /** Resolves once the container runs (booted), or rejects with BOOT_FAILED. */
+  async waitRunning(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      if (this.pid !== undefined && this.leaderPid() !== undefined) return
+      if (this.state === 'listening' && this.lastStopReason === 'boot-failed') {
+        throw new CtrError('BOOT_FAILED', `${this.name} failed to boot`, {hints: this.lastError ? [this.lastError] : []})
+      }
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    throw new CtrError('BOOT_FAILED', `${this.name} did not come up within ${Math.round(timeoutMs / 1000)} s`)
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name)
+  } catch {}
+}

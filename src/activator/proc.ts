@@ -1,0 +1,113 @@
+/**
+ * What the host's /proc says about a container: connections on its exposed ports (the accepted
+ * connections of a passed socket live in the host's network namespace, whatever the container's
+ * network mode, so /proc/net/tcp{,6} of the host sees them) and the memory of its process tree.
+ */
+import {readFileSync, readdirSync, readlinkSync} from 'node:fs'
+
+export const TCP_ESTABLISHED = 0x01
+export const TCP_LISTEN = 0x0a
+
+export interface TcpRow {
+  localPort: number
+  state: number
+  /** For a LISTEN row: the length of the accept queue. */
+  rxQueue: number
+}
+
+/** Rows of /proc/net/tcp or /proc/net/tcp6 text. */
+export function parseProcNetTcp(text: string): TcpRow[] {
+  const rows: TcpRow[] = []
+  for (const line of text.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/)
+    if (fields.length < 5) continue
+    const local = fields[1]
+    const port = parseInt(local.slice(local.lastIndexOf(':') + 1), 16)
+    const rxQueue = parseInt(fields[4].split(':')[1] ?? '0', 16)
+    rows.push({localPort: port, state: parseInt(fields[3], 16), rxQueue})
+  }
+  return rows
+}
+
+export function readTcpRows(): TcpRow[] {
+  const rows: TcpRow[] = []
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    try {
+      rows.push(...parseProcNetTcp(readFileSync(file, 'utf8')))
+    } catch {}
+  }
+  return rows
+}
+
+/** Established connections per local port, for the ports asked about. */
+export function establishedByPort(rows: readonly TcpRow[], ports: Iterable<number>): Map<number, number> {
+  const counts = new Map<number, number>()
+  for (const port of ports) counts.set(port, 0)
+  for (const row of rows) {
+    if (row.state !== TCP_ESTABLISHED) continue
+    const n = counts.get(row.localPort)
+    if (n !== undefined) counts.set(row.localPort, n + 1)
+  }
+  return counts
+}
+
+/** pid -> parent pid of every process, from /proc/PID/stat. */
+export function processParents(): Map<number, number> {
+  const parents = new Map<number, number>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      // The command name (field 2) may hold spaces and parentheses: fields follow the last ")".
+      const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      parents.set(Number(entry), Number(after[1]))
+    } catch {}
+  }
+  return parents
+}
+
+/** PID and all its descendants. */
+export function processTree(pid: number, parents: ReadonlyMap<number, number> = processParents()): number[] {
+  const children = new Map<number, number[]>()
+  for (const [child, parent] of parents) children.set(parent, [...(children.get(parent) ?? []), child])
+  const out: number[] = []
+  const todo = [pid]
+  while (todo.length > 0) {
+    const p = todo.pop()!
+    out.push(p)
+    todo.push(...(children.get(p) ?? []))
+  }
+  return out
+}
+
+/** Sum of the resident memory (VmRSS) of PIDS, in bytes. Shared pages are counted once per process. */
+export function residentBytes(pids: readonly number[]): number {
+  let kb = 0
+  for (const pid of pids) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+      if (m) kb += Number(m[1])
+    } catch {}
+  }
+  return kb * 1024
+}
+
+/**
+ * The container's PID 1 as the host sees it: the descendant of nspawn that runs in another pid
+ * namespace (nspawn forks it with CLONE_NEWPID). `nsenter -t` needs it.
+ */
+export function containerLeader(nspawnPid: number): number | undefined {
+  let own: string
+  try {
+    own = readlinkSync(`/proc/${nspawnPid}/ns/pid`)
+  } catch {
+    return undefined
+  }
+  const tree = processTree(nspawnPid).slice(1).sort((a, b) => a - b)
+  for (const pid of tree) {
+    try {
+      if (readlinkSync(`/proc/${pid}/ns/pid`) !== own) return pid
+    } catch {}
+  }
+  return undefined
+}
