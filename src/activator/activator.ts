@@ -1,0 +1,268 @@
+/**
+ * The activator: every held container of one state root, what is held persisted so that a
+ * restarted activator holds the same ports again, the idle rule, and the operations the control
+ * API offers. It never prints; it logs through the `log` it is given.
+ */
+import {join} from 'node:path'
+import {CtrError} from '../errors.js'
+import {run} from '../exec.js'
+import {hostHasSystemd} from '../nspawn/argv.js'
+import {mountRootfs} from '../rootfs/mount.js'
+import type {ContainerStatus, StatusReport} from '../status/types.js'
+import {getContainer, listContainers, type ContainerRecord} from '../store/containers.js'
+import {readJson, writeJsonAtomic} from '../store/atomic.js'
+import {layout} from '../store/paths.js'
+import {HeldContainer, type HeldContext} from './held-container.js'
+import {establishedByPort, processParents, readTcpRows} from './proc.js'
+import {SocketWatcher} from './watcher.js'
+
+export interface ActivatorOptions {
+  root: string
+  log?: (message: string) => void
+  /** SIGTERM -> SIGKILL grace for a container's poweroff. */
+  stopTimeoutMs?: number
+  /** How often the idle rule looks at connections. */
+  idleCheckMs?: number
+}
+
+interface HeldFile {
+  containers: string[]
+}
+
+export function heldFile(root: string): string {
+  return join(layout(root).activatorDir, 'held.json')
+}
+
+/** The status of a container the activator does not hold (or of any, when it is down). */
+export function storeStatus(record: ContainerRecord): ContainerStatus {
+  return {
+    name: record.name,
+    distro: record.distro,
+    release: record.release,
+    profile: record.profile,
+    state: 'stopped',
+    ports: record.ports,
+    connections: 0,
+    wakes: 0,
+    idleTimeoutSec: record.idleTimeoutSec,
+  }
+}
+
+export class Activator {
+  readonly root: string
+  private readonly held = new Map<string, HeldContainer>()
+  private readonly watcher = new SocketWatcher()
+  private readonly ctx: HeldContext
+  private readonly log: (message: string) => void
+  private idleTimer?: NodeJS.Timeout
+  private persisting: Promise<void> = Promise.resolve()
+  private readonly queues = new Map<string, Promise<unknown>>()
+  private closing = false
+
+  constructor(private readonly options: ActivatorOptions) {
+    this.root = options.root
+    this.log = options.log ?? (() => {})
+    this.ctx = {
+      root: this.root,
+      watcher: this.watcher,
+      hostHasSystemd: hostHasSystemd(),
+      stopTimeoutMs: options.stopTimeoutMs ?? 30_000,
+      log: this.log,
+      prepareTree: (record) => mountRootfs(this.root, record),
+      onReleased: (name) => {
+        this.held.delete(name)
+        if (!this.closing) this.persist()
+      },
+    }
+  }
+
+  /** Holds again what the last activator held. Containers that cannot be held are logged. */
+  async restore(): Promise<string[]> {
+    const file = await readJson<HeldFile>(heldFile(this.root))
+    const restored: string[] = []
+    for (const name of file?.containers ?? []) {
+      try {
+        await this.hold(name, {now: false, persist: false})
+        restored.push(name)
+      } catch (error) {
+        this.log(`${name}: not held again: ${error instanceof Error ? error.message : String(error)}`)
+      }
+    }
+    this.persist()
+    const every = this.options.idleCheckMs ?? 5000
+    this.idleTimer = setInterval(() => void this.applyIdleRule(), every)
+    this.idleTimer.unref()
+    return restored
+  }
+
+  /** `ctr start`: hold the container's ports; boot it at once with NOW. */
+  async start(name: string, options: {now: boolean}): Promise<ContainerStatus> {
+    return this.serial(name, async () => {
+      await this.hold(name, {now: options.now, persist: true})
+      return this.statusOf(name)
+    })
+  }
+
+  /** `ctr stop`: power off; release the ports unless KEEP_PORTS. */
+  async stop(name: string, options: {keepPorts: boolean}): Promise<ContainerStatus> {
+    return this.serial(name, async () => {
+      const record = await getContainer(this.root, name)
+      const c = this.held.get(name)
+      if (!c) throw new CtrError('NOT_RUNNING', `${name} is not started`, {hints: [`start it: ctr start ${name}`]})
+      if (c.state === 'listening' && options.keepPorts) {
+        throw new CtrError('NOT_RUNNING', `${name} is not running (its ports are held already)`)
+      }
+      await c.stop({keepPorts: options.keepPorts, reason: 'user'})
+      return this.held.get(name)?.status(readTcpRows(), undefined) ?? storeStatus(record)
+    })
+  }
+
+  /** For `ctr rm`: power off and release if held; nothing if not. */
+  async forget(name: string): Promise<void> {
+    return this.serial(name, async () => {
+      await this.held.get(name)?.stop({keepPorts: false, reason: 'user'})
+    })
+  }
+
+  /** The record changed (expose/unexpose): hold the new set of ports if the container is held. */
+  async refresh(name: string): Promise<ContainerStatus> {
+    return this.serial(name, async () => {
+      const record = await getContainer(this.root, name)
+      this.held.get(name)?.refresh(record)
+      return this.statusOf(name)
+    })
+  }
+
+  /** Boots the container if it sleeps (holding it first if needed); resolves when its PID 1 runs. */
+  async wake(name: string): Promise<{pid: number; leader: number}> {
+    return this.serial(name, async () => {
+      let c = this.held.get(name)
+      if (!c) c = await this.hold(name, {now: false, persist: true})
+      if (c.state === 'listening') void c.boot()
+      await c.waitRunning(60_000)
+      return {pid: c.nspawnPid!, leader: c.leaderPid()!}
+    })
+  }
+
+  status(): Promise<StatusReport> {
+    return this.collect()
+  }
+
+  /** Powers off running containers (their ports stay recorded as held) and stops watching. */
+  async shutdown(): Promise<void> {
+    this.closing = true
+    clearInterval(this.idleTimer)
+    await this.persisting
+    await Promise.all([...this.held.values()].map((c) => c.stop({keepPorts: false, reason: 'user'}).catch(() => {})))
+    await this.watcher.close()
+  }
+
+  private async collect(): Promise<StatusReport> {
+    const records = await listContainers(this.root)
+    const rows = readTcpRows()
+    const anyUp = [...this.held.values()].some((c) => c.state !== 'listening')
+    const parents = anyUp ? processParents() : undefined
+    return {
+      live: true,
+      containers: records.map((r) => this.held.get(r.name)?.status(rows, parents) ?? storeStatus(r)),
+    }
+  }
+
+  private async statusOf(name: string): Promise<ContainerStatus> {
+    const c = this.held.get(name)
+    if (c) return c.status(readTcpRows(), c.state === 'listening' ? undefined : processParents())
+    return storeStatus(await getContainer(this.root, name))
+  }
+
+  private async hold(name: string, options: {now: boolean; persist: boolean}): Promise<HeldContainer> {
+    const record = await getContainer(this.root, name)
+    const existing = this.held.get(name)
+    if (existing) {
+      if (existing.state !== 'listening') {
+        throw new CtrError('RUNNING', `${name} is already running`, {hints: [`power it off first: ctr stop ${name}`]})
+      }
+      if (options.now) await this.bootNow(existing)
+      return existing
+    }
+    if (record.ports.length === 0 && !options.now) {
+      throw new CtrError('INVALID_ARGUMENT', `${name} exposes no port, so no connection could wake it`, {
+        hints: [`expose one: ctr expose 2222 ssh -c ${name}`, `or boot it now: ctr start --now ${name}`],
+      })
+    }
+    const c = new HeldContainer(this.ctx, record)
+    this.held.set(name, c)
+    if (options.persist) this.persist()
+    c.listen()
+    this.log(`${name}: holding ${record.ports.map((e) => e.port).join(', ') || 'no ports'}`)
+    if (options.now) await this.bootNow(c)
+    return c
+  }
+
+  private async bootNow(c: HeldContainer): Promise<void> {
+    void c.boot()
+    await c.waitRunning(60_000)
+  }
+
+  private persist(): void {
+    const names = [...this.held.keys()].sort()
+    this.persisting = this.persisting.then(() =>
+      writeJsonAtomic(heldFile(this.root), {containers: names} satisfies HeldFile).catch((error) => this.log(`cannot write held.json: ${String(error)}`)),
+    )
+  }
+
+  /** Runs operations on one container one after another. */
+  private serial<T>(name: string, body: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(name) ?? Promise.resolve()
+    const mine = previous.catch(() => {}).then(body)
+    this.queues.set(name, mine)
+    void mine.finally(() => this.queues.get(name) === mine && this.queues.delete(name)).catch(() => {})
+    return mine
+  }
+
+  /**
+   * Idle rule: no established connection on any exposed port for idleTimeoutSec -> power off,
+   * ports stay held. Before SIGTERM the container's own socket units are stopped, so a connection
+   * that arrives during shutdown waits in the host's socket for the next boot instead of being
+   * accepted by a container that is going away.
+   */
+  private async applyIdleRule(): Promise<void> {
+    const running = [...this.held.values()].filter((c) => c.state === 'running' && c.record.idleTimeoutSec > 0)
+    if (running.length === 0) return
+    const rows = readTcpRows()
+    const now = Date.now()
+    for (const c of running) {
+      const counts = establishedByPort(
+        rows,
+        c.record.ports.map((e) => e.port),
+      )
+      const total = [...counts.values()].reduce((a, b) => a + b, 0)
+      if (total > 0) {
+        c.idleSince = undefined
+        continue
+      }
+      c.idleSince ??= now
+      if (now - c.idleSince < c.record.idleTimeoutSec * 1000) continue
+      void this.serial(c.name, async () => {
+        if (c.state !== 'running') return
+        this.log(`${c.name}: idle for ${c.record.idleTimeoutSec} s`)
+        await this.stopSocketUnitsInside(c)
+        await c.stop({keepPorts: true, reason: 'idle'})
+      }).catch((error) => this.log(`${c.name}: idle poweroff failed: ${String(error)}`))
+    }
+  }
+
+  private async stopSocketUnitsInside(c: HeldContainer): Promise<void> {
+    const leader = c.leaderPid()
+    if (leader === undefined) return
+    try {
+      await run(['nsenter', '-t', String(leader), '-a', 'systemctl', 'stop', 'ctr-*.socket'], {timeoutMs: 10_000})
+    } catch (error) {
+      this.log(`${c.name}: could not stop its socket units first: ${error instanceof Error ? error.message : String(error)}`)
+    }
+  }
+}
+
+/** Reads the held list without an activator (for `ctr ls` when it is down). */
+export async function readHeld(root: string): Promise<string[]> {
+  return (await readJson<HeldFile>(heldFile(root)))?.containers ?? []
+}

@@ -1,0 +1,121 @@
+/**
+ * How commands talk to the activator: one JSON line over its control socket, one line back; and
+ * starting it in the background (detached, log under the state root) when it is not running.
+ */
+import {spawn} from 'node:child_process'
+import {existsSync, mkdirSync, openSync, closeSync, readFileSync} from 'node:fs'
+import {connect} from 'node:net'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {CtrError, errnoCode} from '../errors.js'
+import {debug, isDebug} from '../log.js'
+import {layout} from '../store/paths.js'
+import {tail} from '../exec.js'
+import {activatorLog, controlSocket, type Request, type Response, type Results} from './protocol.js'
+
+export async function callActivator<R extends Request>(root: string, request: R, timeoutMs = 180_000): Promise<Results[R['op']]> {
+  const path = controlSocket(root)
+  const line = await new Promise<string>((resolve, reject) => {
+    const socket = connect(path)
+    let data = ''
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new CtrError('ACTIVATOR_DOWN', `the activator did not answer ${request.op} within ${Math.round(timeoutMs / 1000)} s`))
+    }, timeoutMs)
+    socket.setEncoding('utf8')
+    socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`))
+    socket.on('data', (chunk: string) => (data += chunk))
+    socket.on('end', () => {
+      clearTimeout(timer)
+      resolve(data)
+    })
+    socket.on('error', (error) => {
+      clearTimeout(timer)
+      const code = errnoCode(error)
+      if (code === 'EACCES') reject(new CtrError('NOT_ROOT', 'only root may talk to the activator', {hints: ['run ctr as root']}))
+      else if (code === 'ENOENT' || code === 'ECONNREFUSED') reject(activatorDown(root))
+      else reject(new CtrError('ACTIVATOR_DOWN', `cannot talk to the activator: ${error.message}`, {cause: error}))
+    })
+  })
+  let response: Response<Results[R['op']]>
+  try {
+    response = JSON.parse(line) as Response<Results[R['op']]>
+  } catch {
+    throw new CtrError('ACTIVATOR_DOWN', 'the activator closed the connection without an answer', {
+      hints: [`see its log: ${activatorLog(root)}`],
+    })
+  }
+  if (!response.ok) throw new CtrError(response.error.code, response.error.message, {hints: response.error.hints})
+  return response.result
+}
+
+function activatorDown(root: string): CtrError {
+  return new CtrError('ACTIVATOR_DOWN', 'the activator is not running', {hints: ['ctr start NAME starts it, or run it in the foreground: ctr activator']})
+}
+
+export async function activatorRunning(root: string): Promise<boolean> {
+  try {
+    await callActivator(root, {op: 'ping'}, 5000)
+    return true
+  } catch (error) {
+    if (error instanceof CtrError && error.code === 'ACTIVATOR_DOWN') return false
+    throw error
+  }
+}
+
+/** The daemon's entry: beside this module when built, else the build's copy (tests run sources). */
+export function daemonEntry(): string {
+  if (process.env.CTR_ACTIVATOR_ENTRY) return process.env.CTR_ACTIVATOR_ENTRY
+  const here = dirname(fileURLToPath(import.meta.url))
+  const beside = join(here, 'daemon.js')
+  if (existsSync(beside)) return beside
+  const built = join(here, '..', '..', 'dist', 'src', 'activator', 'daemon.js')
+  if (existsSync(built)) return built
+  throw new CtrError('ACTIVATOR_DOWN', 'the activator is not built', {hints: ['npm run build']})
+}
+
+/**
+ * Node flags of the daemon: small young generation and heap limits. It holds sockets, not data,
+ * so a lean V8 keeps 1000 held ports within a few tens of MB.
+ */
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=48']
+
+/** Starts the activator in the background unless it runs; resolves once it answers. */
+export async function ensureActivator(root: string): Promise<{started: boolean; pid: number}> {
+  try {
+    const ping = await callActivator(root, {op: 'ping'}, 5000)
+    return {started: false, pid: ping.pid}
+  } catch (error) {
+    if (!(error instanceof CtrError && error.code === 'ACTIVATOR_DOWN')) throw error
+  }
+  mkdirSync(layout(root).activatorDir, {recursive: true, mode: 0o700})
+  const logPath = activatorLog(root)
+  const logFd = openSync(logPath, 'a', 0o600)
+  const args = [...DAEMON_NODE_FLAGS, daemonEntry(), '--root', root, ...(isDebug() ? ['--debug'] : [])]
+  debug(`+ ${process.execPath} ${args.join(' ')} >>${logPath} &`)
+  const child = spawn(process.execPath, args, {detached: true, stdio: ['ignore', logFd, logFd], cwd: '/'})
+  closeSync(logFd)
+  let exited: number | null | undefined
+  child.once('exit', (code) => (exited = code))
+  child.unref()
+  const deadline = Date.now() + 15_000
+  while (Date.now() < deadline) {
+    await sleep(50)
+    if (exited !== undefined) {
+      // Lost a race with another `ctr start` that launched one: use that one.
+      if (await activatorRunning(root)) return {started: false, pid: (await callActivator(root, {op: 'ping'})).pid}
+      throw new CtrError('ACTIVATOR_DOWN', `the activator exited at once (exit ${exited})`, {hints: [`its log says:\n${logTail(logPath)}`]})
+    }
+    if (await activatorRunning(root)) return {started: true, pid: child.pid!}
+  }
+  throw new CtrError('ACTIVATOR_DOWN', 'the activator did not come up within 15 s', {hints: [`see its log: ${logPath}`]})
+}
+
+function logTail(path: string): string {
+  try {
+    return tail(readFileSync(path, 'utf8'), 5)
+  } catch {
+    return '(no log)'
+  }
+}

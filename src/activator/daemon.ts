@@ -1,0 +1,46 @@
+/**
+ * The activator as a process of its own: `node daemon.js --root ROOT [--debug]`. This is what
+ * `ctr start` launches in the background, and what `ctr activator` runs in the foreground. It
+ * imports only the engine (no oclif, ink, react or got), to stay small: it holds every port of
+ * every started container for as long as the host runs.
+ */
+import {realpathSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
+import {setDebug} from '../log.js'
+import {stateRoot} from '../store/paths.js'
+import {startActivator} from './server.js'
+
+export async function runActivatorProcess(argv: readonly string[]): Promise<void> {
+  const rootFlag = argv.indexOf('--root')
+  const root = stateRoot(rootFlag >= 0 ? argv[rootFlag + 1] : undefined)
+  if (argv.includes('--debug')) setDebug(true)
+  const log = (message: string) => process.stdout.write(`${new Date().toISOString()} ${message}\n`)
+  const running = await startActivator({root, log})
+  let stopping = false
+  const stop = (signalName: string) => {
+    if (stopping) return
+    stopping = true
+    log(`${signalName}: powering off running containers; the ports stay recorded as held`)
+    void running.close().then(() => process.exit(0))
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGHUP', () => {})
+}
+
+function isMain(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
+  } catch {
+    return false
+  }
+}
+
+if (isMain()) {
+  runActivatorProcess(process.argv.slice(2)).catch((error: unknown) => {
+    const e = error as {message?: string; hints?: string[]}
+    process.stderr.write(`ctr activator: ${e.message ?? String(error)}\n`)
+    for (const hint of e.hints ?? []) process.stderr.write(`  ${hint}\n`)
+    process.exit(1)
+  })
+}
