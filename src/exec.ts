@@ -33,6 +33,11 @@ export interface RunOptions {
   /** Aborting kills the program (SIGTERM) and makes run() reject with INTERRUPTED. */
   signal?: AbortSignal
   timeoutMs?: number
+  /**
+   * Run in a process group of its own, and on abort signal the whole group: a shell script such as
+   * debootstrap leaves its children (dpkg in a chroot) running when only it is killed.
+   */
+  processGroup?: boolean
   /** Map a failure to a more precise error (e.g. an unreachable mirror) before the generic one. */
   classify?: (failure: {exitCode?: number; stderr: string; stdout: string}) => CtrError | undefined
 }
@@ -80,13 +85,16 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     stdin: options.input === undefined ? 'ignore' : undefined,
     reject: false,
     all: false,
-    cancelSignal: options.signal,
+    cancelSignal: options.processGroup ? undefined : options.signal,
+    detached: options.processGroup ?? false,
     timeout: options.timeoutMs,
     forceKillAfterDelay: 5000,
     stripFinalNewline: true,
   }) as ResultPromise
   if (options.onLine) followLines(child, options.onLine)
-  const result = await child
+  const killGroup = () => child.pid && signalGroup(child.pid)
+  if (options.processGroup) options.signal?.addEventListener('abort', killGroup, {once: true})
+  const result = await child.finally(() => options.signal?.removeEventListener('abort', killGroup))
   const stdout = String(result.stdout ?? '')
   const stderr = String(result.stderr ?? '')
   if (result.isCanceled || options.signal?.aborted) {
@@ -105,6 +113,12 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     })
   }
   return {stdout, stderr, exitCode: 0}
+}
+
+function signalGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGTERM')
+  } catch {}
 }
 
 function followLines(child: ResultPromise, onLine: NonNullable<RunOptions['onLine']>): void {

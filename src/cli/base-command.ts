@@ -2,7 +2,11 @@
  * What every ctr command shares: --root, --debug, --json, and one way of showing a failure
  * (one line plus hints; the stack only under --debug; {error: {...}} under --json).
  */
-import {Command, Flags} from '@oclif/core'
+import {Command, Flags, type Interfaces} from '@oclif/core'
+
+// oclif's FlagOutput and ArgOutput (not exported): any object keyed by flag or argument name.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Output = {[name: string]: any}
 import {CtrError, isCtrError} from '../errors.js'
 import {isDebug, setDebug} from '../log.js'
 import {stateRoot} from '../store/paths.js'
@@ -20,8 +24,10 @@ export abstract class CtrCommand extends Command {
   }
 
   /** Parses the command's flags and applies the global ones. */
-  protected async parseCommon<T extends typeof Command>(cls: T) {
-    const parsed = await this.parse(cls)
+  protected async parseCommon<F extends Output, B extends Output, A extends Output>(
+    options: Interfaces.Input<F, B, A>,
+  ): Promise<Interfaces.ParserOutput<F, B, A> & {root: string}> {
+    const parsed = await this.parse(options)
     const flags = parsed.flags as {root?: string; debug?: boolean}
     if (flags.debug) setDebug(true)
     return {...parsed, root: stateRoot(flags.root)}

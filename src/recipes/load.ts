@@ -14,7 +14,7 @@ export function recipesDir(): string {
   throw new Error('rootfs-recipes/ not found beside the ctr package')
 }
 
-export function readRecipes<T>(kind: 'distros' | 'services'): T[] {
+export function readRecipes<T>(kind: 'distros' | 'services' | 'profiles'): T[] {
   const dir = join(recipesDir(), kind)
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))

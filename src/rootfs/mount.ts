@@ -36,3 +36,18 @@ export async function unmountRootfs(root: string, name: string): Promise<void> {
   const {rootfs} = containerPaths(root, name)
   if (await isMountPoint(rootfs)) await run(['umount', rootfs])
 }
+
+/** Every mount point at or below PATH, deepest first (for unmounting what a bootstrap left). */
+export async function mountsUnder(path: string): Promise<string[]> {
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8')
+  return mountinfo
+    .split('\n')
+    .map((line) => unescapeMountPath(line.split(' ')[4] ?? ''))
+    .filter((point) => point === path || point.startsWith(`${path}/`))
+    .sort((a, b) => b.length - a.length)
+}
+
+/** Lazily unmounts everything below PATH, so removing PATH never reaches into /proc or /sys. */
+export async function unmountUnder(path: string): Promise<void> {
+  for (const point of await mountsUnder(path)) await run(['umount', '-l', point])
+}

@@ -1,0 +1,68 @@
+import {Args, Flags} from '@oclif/core'
+import {CtrCommand} from '../src/cli/base-command.js'
+import {createContainer, type CreateReport} from '../src/containers/create.js'
+import {parsePortSpec} from '../src/containers/ports.js'
+
+export default class Create extends CtrCommand {
+  static summary = 'Create a container from a cached base tree (bootstrapping the base the first time).'
+  static description = `The first create of a distro and release bootstraps a base tree (debootstrap, about a minute); later creates reuse it and take a second or two: the container is an overlay of the base (or a copy with --copy) with its own machine id, hostname, SSH host keys and root's authorized keys, and sshd set up to be started by socket activation.`
+  static examples = [
+    {description: 'A Debian bookworm container named web1', command: '<%= config.bin %> create debian web1'},
+    {description: 'Trixie, with an extra package and a given key', command: '<%= config.bin %> create debian dev --release trixie --packages git --ssh-key ~/.ssh/id_ed25519.pub'},
+    {description: 'With sshd socket-activated on port 2222 from the start', command: '<%= config.bin %> create debian web2 --ssh-port 2222'},
+  ]
+
+  static args = {
+    distro: Args.string({description: 'distro to create (ctr create --help lists them: debian, fedora)', required: true}),
+    name: Args.string({description: 'container name: [a-z0-9][a-z0-9-]{0,62} (default: DISTRO-N)'}),
+  }
+
+  static flags = {
+    release: Flags.string({description: 'distro release [default: the recipe\'s, bookworm for debian]'}),
+    mirror: Flags.string({description: 'package mirror URL'}),
+    'ssh-key': Flags.string({description: 'public key file for root (repeatable) [default: ~/.ssh/*.pub of the invoking user]', multiple: true}),
+    packages: Flags.string({description: 'extra packages, comma-separated (a base with them is cached separately)'}),
+    copy: Flags.boolean({description: 'copy the base tree instead of an overlay on it'}),
+    profile: Flags.string({description: 'boot profile: lean (socket-activated services only) or full (the distro\'s whole boot)'}),
+    'idle-timeout': Flags.integer({description: 'power off after this many seconds without a connection (0 = never)', min: 0}),
+    'ssh-port': Flags.string({description: 'expose sshd on [ADDRESS:]PORT from the start (as ctr expose PORT ssh)'}),
+  }
+
+  async run(): Promise<CreateReport> {
+    const {args, flags, root} = await this.parseCommon(Create)
+    const progress = this.jsonEnabled() ? undefined : await import('../src/ui/progress-bar.js')
+    let bar: ReturnType<NonNullable<typeof progress>['startProgress']> | undefined
+    try {
+      const report = await createContainer(
+        root,
+        {
+          distro: args.distro,
+          name: args.name,
+          release: flags.release,
+          mirror: flags.mirror,
+          sshKeyFiles: flags['ssh-key'],
+          packages: flags.packages?.split(',').map((p) => p.trim()).filter(Boolean),
+          copy: flags.copy,
+          profile: flags.profile,
+          idleTimeoutSec: flags['idle-timeout'],
+          ports: flags['ssh-port'] ? [{...parsePortSpec(flags['ssh-port']), service: 'ssh'}] : undefined,
+        },
+        {
+          signal: this.interruptSignal(),
+          onPhase: (phase) => {
+            if (phase === 'bootstrap' && progress) bar = progress.startProgress(`bootstrapping ${args.distro}`)
+            if (phase === 'customize') bar?.done()
+          },
+          onProgress: (p) => bar?.update(p.fraction, p.label),
+        },
+      )
+      const c = report.container
+      this.say(`created ${c.name} (${c.distro} ${c.release}, ${c.storage}) in ${report.seconds.toFixed(1)} s${report.bootstrapped ? ', base bootstrapped' : ''}`)
+      if (report.authorizedKeys === 0) this.say('note: no SSH key was found for root; pass --ssh-key FILE to log in with ssh')
+      if (c.ports.length === 0) this.say(`next: ctr expose PORT ssh -c ${c.name} && ctr start ${c.name}`)
+      return report
+    } finally {
+      bar?.done()
+    }
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * ctr create: a container is a cached base (bootstrapped on first use) plus its own overlay upper
+ * dir (or a full copy), customized, and a record. The record is written last: until it exists
+ * the directory is not a container, and any failure or Ctrl-C removes what was made.
+ */
+import {mkdir, rm} from 'node:fs/promises'
+import {getDistro} from '../distros/index.js'
+import type {Progress} from '../distros/types.js'
+import {CtrError} from '../errors.js'
+import {requireProgram, run} from '../exec.js'
+import {validateName, pickName} from '../names.js'
+import {customizeTree} from '../rootfs/customize.js'
+import {ensureImage, imageId, readImage, type ImageRecord} from '../rootfs/images.js'
+import {mountRootfs, unmountRootfs} from '../rootfs/mount.js'
+import {DEFAULT_PROFILE, getProfile} from '../rootfs/profiles.js'
+import {getService} from '../units/services.js'
+import {type ContainerRecord, type Exposure, listContainers, readContainer, writeContainer} from '../store/containers.js'
+import {withLock} from '../store/lock.js'
+import {containerPaths, imagePaths, layout} from '../store/paths.js'
+import {requireRoot} from '../sys/privileges.js'
+import {authorizedKeys} from './ssh-keys.js'
+
+export interface CreateOptions {
+  distro: string
+  name?: string
+  release?: string
+  mirror?: string
+  /** Public key files; default: the invoking user's ~/.ssh/*.pub. */
+  sshKeyFiles?: string[]
+  packages?: string[]
+  copy?: boolean
+  profile?: string
+  idleTimeoutSec?: number
+  /** Ports exposed from the start (as `ctr expose` would add them). */
+  ports?: Exposure[]
+}
+
+export interface CreateHooks {
+  onPhase?: (phase: 'bootstrap' | 'customize') => void
+  onProgress?: (progress: Progress) => void
+  signal?: AbortSignal
+}
+
+export interface CreateReport {
+  container: ContainerRecord
+  rootfs: string
+  /** true when this create had to bootstrap the base first. */
+  bootstrapped: boolean
+  authorizedKeys: number
+  seconds: number
+}
+
+export async function createContainer(root: string, options: CreateOptions, hooks: CreateHooks = {}): Promise<CreateReport> {
+  const started = Date.now()
+  const distro = getDistro(options.distro)
+  if (options.name !== undefined) validateName(options.name)
+  const profile = getProfile(options.profile ?? DEFAULT_PROFILE).name
+  for (const e of options.ports ?? []) getService(e.service)
+  requireRoot('ctr create')
+  requireProgram('systemd-nspawn')
+  requireProgram('ssh-keygen')
+  if (options.name && (await readContainer(root, options.name))) throw exists(options.name)
+  const keys = await authorizedKeys(options.sshKeyFiles)
+
+  const release = options.release ?? distro.recipe.defaultRelease
+  const request = {distro: distro.recipe.name, release, mirror: options.mirror, extraPackages: options.packages ?? []}
+  const id = imageId(distro.recipe.name, release, request.extraPackages)
+  const hadImage = (await readImage(root, id)) !== undefined
+  if (!hadImage) hooks.onPhase?.('bootstrap')
+  const image = await ensureImage(root, request, hooks)
+  hooks.signal?.throwIfAborted()
+
+  hooks.onPhase?.('customize')
+  return withLock(layout(root).lockFile, async () => {
+    const taken = new Set((await listContainers(root)).map((c) => c.name))
+    const name = options.name ?? pickName(distro.recipe.name, taken)
+    if (taken.has(name)) throw exists(name)
+    const paths = containerPaths(root, name)
+    // A directory without a record is debris of a create that was killed: clear it.
+    await discardContainerDir(root, name)
+    const record: ContainerRecord = {
+      name,
+      distro: distro.recipe.name,
+      release,
+      image: image.id,
+      storage: options.copy ? 'copy' : 'overlay',
+      profile,
+      createdAt: new Date().toISOString(),
+      ports: options.ports ?? [],
+      idleTimeoutSec: options.idleTimeoutSec ?? 0,
+    }
+    try {
+      await mkdir(paths.dir, {recursive: true, mode: 0o700})
+      const rootfs = await materialize(root, record, image)
+      await mkdir(layout(root).tmp, {recursive: true})
+      await customizeTree(rootfs, {record, authorizedKeys: keys, tmpDir: layout(root).tmp})
+      hooks.signal?.throwIfAborted()
+      await writeContainer(root, record)
+      return {container: record, rootfs, bootstrapped: !hadImage, authorizedKeys: keys.length, seconds: (Date.now() - started) / 1000}
+    } catch (error) {
+      await discardContainerDir(root, name)
+      if (hooks.signal?.aborted) throw new CtrError('INTERRUPTED', `create of ${name} interrupted; nothing was kept`)
+      throw error
+    }
+  })
+}
+
+async function materialize(root: string, record: ContainerRecord, image: ImageRecord): Promise<string> {
+  if (record.storage === 'overlay') return mountRootfs(root, record)
+  const {rootfs} = containerPaths(root, record.name)
+  // --reflink=auto: a CoW clone where the file system can, a plain copy elsewhere.
+  await run(['cp', '-a', '--reflink=auto', imagePaths(root, image.id).tree, rootfs])
+  return rootfs
+}
+
+/** Unmounts and removes a container's directory (the record goes with it). */
+export async function discardContainerDir(root: string, name: string): Promise<void> {
+  await unmountRootfs(root, name)
+  await rm(containerPaths(root, name).dir, {recursive: true, force: true})
+}
+
+function exists(name: string): CtrError {
+  return new CtrError('EXISTS', `a container named ${name} already exists`, {hints: [`pick another name, or remove it first: ctr rm ${name}`]})
+}

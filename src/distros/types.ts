@@ -1,0 +1,46 @@
+/**
+ * One module per distro behind this interface (as mkosi does): the recipe is data from
+ * rootfs-recipes/distros, the module turns it into the argv of the distro's bootstrap tool and
+ * reads that tool's output for progress and failures.
+ */
+import type {CtrError} from '../errors.js'
+
+export interface DistroRecipe {
+  name: string
+  description: string
+  /** The program that bootstraps a tree (checked before anything is made). */
+  tool: string
+  defaultRelease: string
+  releases: string[]
+  mirror: string
+  variant?: string
+  packages: string[]
+}
+
+export interface BootstrapRequest {
+  release: string
+  mirror: string
+  target: string
+  /** Packages on top of the recipe's. */
+  extraPackages: readonly string[]
+}
+
+export interface Progress {
+  /** 0..1 */
+  fraction: number
+  /** What the tool is doing now, e.g. "Retrieving systemd". */
+  label: string
+}
+
+export interface ProgressTracker {
+  /** Feeds one line of the tool's output; returns the new progress when the line moved it. */
+  feed(line: string): Progress | undefined
+}
+
+export interface Distro {
+  recipe: DistroRecipe
+  bootstrapArgv(request: BootstrapRequest): string[]
+  progressTracker(): ProgressTracker
+  /** A precise error for a failed bootstrap (unreachable mirror, full disk), if the output tells. */
+  classifyFailure(output: string): CtrError | undefined
+}

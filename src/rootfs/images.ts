@@ -1,0 +1,177 @@
+/**
+ * Cached base trees, one per distro + release (+ extra packages). The first create bootstraps one
+ * into a staging dir under ROOT/tmp and renames it into place only when it is complete and
+ * cleaned, so an interrupted or failed bootstrap never leaves a base that looks usable.
+ */
+import {createHash} from 'node:crypto'
+import {mkdir, readdir, rename, rm} from 'node:fs/promises'
+import {join} from 'node:path'
+import {getDistro} from '../distros/index.js'
+import type {Progress} from '../distros/types.js'
+import {CtrError, errnoCode} from '../errors.js'
+import {run, requireProgram, tail} from '../exec.js'
+import {readJson, writeJsonAtomic} from '../store/atomic.js'
+import {listContainers} from '../store/containers.js'
+import {withLock} from '../store/lock.js'
+import {imagePaths, layout} from '../store/paths.js'
+import {unmountUnder} from './mount.js'
+import {removeInTree, writeInTree} from './tree-fs.js'
+
+export interface ImageRecord {
+  id: string
+  distro: string
+  release: string
+  mirror: string
+  extraPackages: string[]
+  createdAt: string
+  sizeBytes: number
+  bootstrapSeconds: number
+}
+
+export interface ImageRequest {
+  distro: string
+  release?: string
+  mirror?: string
+  extraPackages?: readonly string[]
+}
+
+export interface ImageHooks {
+  onProgress?: (progress: Progress) => void
+  signal?: AbortSignal
+}
+
+export function imageId(distro: string, release: string, extraPackages: readonly string[] = []): string {
+  if (extraPackages.length === 0) return `${distro}-${release}`
+  const hash = createHash('sha256').update([...extraPackages].sort().join(',')).digest('hex').slice(0, 8)
+  return `${distro}-${release}-${hash}`
+}
+
+export async function readImage(root: string, id: string): Promise<ImageRecord | undefined> {
+  return readJson<ImageRecord>(imagePaths(root, id).record)
+}
+
+/** The cached base for the request, bootstrapping it first if there is none. */
+export async function ensureImage(root: string, request: ImageRequest, hooks: ImageHooks = {}): Promise<ImageRecord> {
+  const distro = getDistro(request.distro)
+  const release = request.release ?? distro.recipe.defaultRelease
+  const extraPackages = [...(request.extraPackages ?? [])]
+  const id = imageId(distro.recipe.name, release, extraPackages)
+  const cached = await readImage(root, id)
+  if (cached) return cached
+  requireProgram(distro.recipe.tool)
+  // One bootstrap per image at a time; other ctr commands go on meanwhile (not the state lock).
+  return withLock(join(layout(root).images, `.${id}.lock`), async () => {
+    const again = await readImage(root, id)
+    if (again) return again
+    const staging = join(layout(root).tmp, `image-${id}`)
+    await discard(staging)
+    await mkdir(staging, {recursive: true})
+    const started = Date.now()
+    try {
+      const tracker = distro.progressTracker()
+      const mirror = request.mirror ?? distro.recipe.mirror
+      const output: string[] = []
+      await run(distro.bootstrapArgv({release, mirror, target: staging, extraPackages}), {
+        signal: hooks.signal,
+        processGroup: true,
+        onLine: (line) => {
+          output.push(line)
+          if (output.length > 200) output.shift()
+          const progress = tracker.feed(line)
+          if (progress) hooks.onProgress?.(progress)
+        },
+        classify: ({stderr, stdout}) =>
+          distro.classifyFailure(`${stdout}\n${stderr}`) ??
+          new CtrError('BOOTSTRAP_FAILED', `${distro.recipe.tool} failed to bootstrap ${distro.recipe.name} ${release}`, {
+            hints: [`its last output:\n${tail(output.join('\n'))}`],
+          }),
+      })
+      hooks.signal?.throwIfAborted()
+      await cleanBase(staging)
+      const paths = imagePaths(root, id)
+      await rm(paths.dir, {recursive: true, force: true})
+      await mkdir(paths.dir, {recursive: true})
+      await rename(staging, paths.tree)
+      const record: ImageRecord = {
+        id,
+        distro: distro.recipe.name,
+        release,
+        mirror,
+        extraPackages,
+        createdAt: new Date().toISOString(),
+        sizeBytes: await diskUsage(paths.tree),
+        bootstrapSeconds: Math.round((Date.now() - started) / 100) / 10,
+      }
+      await writeJsonAtomic(paths.record, record)
+      hooks.onProgress?.({fraction: 1, label: 'done'})
+      return record
+    } catch (error) {
+      await discard(staging)
+      if (hooks.signal?.aborted) throw new CtrError('INTERRUPTED', `bootstrap of ${id} interrupted; nothing was kept`)
+      throw error
+    }
+  })
+}
+
+/**
+ * What a base must not carry, since every container made from it would share it: SSH host keys
+ * and the machine id (each container gets its own), and the downloaded .debs.
+ */
+async function cleanBase(tree: string): Promise<void> {
+  for (const type of ['rsa', 'ecdsa', 'ed25519', 'dsa']) {
+    await removeInTree(tree, `/etc/ssh/ssh_host_${type}_key`)
+    await removeInTree(tree, `/etc/ssh/ssh_host_${type}_key.pub`)
+  }
+  await writeInTree(tree, '/etc/machine-id', '', 0o444)
+  await run(['find', join(tree, 'var/cache/apt/archives'), '-maxdepth', '1', '-name', '*.deb', '-delete'])
+}
+
+/** Removes a half-made tree, unmounting first whatever a bootstrap left mounted inside it. */
+async function discard(dir: string): Promise<void> {
+  await unmountUnder(dir)
+  await rm(dir, {recursive: true, force: true})
+}
+
+export async function diskUsage(path: string): Promise<number> {
+  const {stdout} = await run(['du', '-sxb', path])
+  return Number(stdout.split(/\s/)[0])
+}
+
+export interface ImageListing extends ImageRecord {
+  usedBy: string[]
+}
+
+export async function listImages(root: string): Promise<ImageListing[]> {
+  let ids: string[]
+  try {
+    ids = (await readdir(layout(root).images)).filter((n) => !n.startsWith('.'))
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return []
+    throw error
+  }
+  const containers = await listContainers(root)
+  const records = await Promise.all(ids.map((id) => readImage(root, id)))
+  return records
+    .filter((r): r is ImageRecord => r !== undefined)
+    .map((r) => ({...r, usedBy: containers.filter((c) => c.image === r.id).map((c) => c.name)}))
+    .sort((a, b) => a.id.localeCompare(b.id))
+}
+
+export async function removeImage(root: string, id: string): Promise<ImageRecord> {
+  return withLock(layout(root).lockFile, async () => {
+    const image = await readImage(root, id)
+    if (!image) {
+      const ids = (await listImages(root)).map((i) => i.id)
+      throw new CtrError('NOT_FOUND', `no image ${id}`, {hints: [ids.length > 0 ? `cached images: ${ids.join(', ')}` : 'there are no cached images']})
+    }
+    const users = (await listContainers(root)).filter((c) => c.image === id).map((c) => c.name)
+    if (users.length > 0) {
+      throw new CtrError('IN_USE', `image ${id} is used by ${users.join(', ')}`, {hints: [`remove those containers first: ctr rm ${users.join(' ')}`]})
+    }
+    const paths = imagePaths(root, id)
+    // Remove the record first: a half-removed tree without a record is not an image.
+    await rm(paths.record, {force: true})
+    await discard(paths.dir)
+    return image
+  })
+}

@@ -1,0 +1,44 @@
+/**
+ * Boot profiles: how much of a full boot a container gets. `full` is the distro's own boot.
+ * Profiles are data in rootfs-recipes/profiles/NAME.json.
+ */
+import {CtrError} from '../errors.js'
+import {readRecipes} from '../recipes/load.js'
+import {symlinkInTree, writeInTree} from './tree-fs.js'
+
+export interface ProfileRecipe {
+  name: string
+  description: string
+  /** Units masked (linked to /dev/null). */
+  mask: string[]
+  /** Generators masked in /etc/systemd/system-generators. */
+  maskGenerators: string[]
+  /** A target to boot instead of the distro's default, as [Unit] lines. */
+  defaultTarget?: {name: string; unit: string[]}
+}
+
+export const DEFAULT_PROFILE = 'full'
+
+export function knownProfiles(): ProfileRecipe[] {
+  return readRecipes<ProfileRecipe>('profiles')
+}
+
+export function getProfile(name: string): ProfileRecipe {
+  const profiles = knownProfiles()
+  const profile = profiles.find((p) => p.name === name)
+  if (!profile) {
+    throw new CtrError('INVALID_ARGUMENT', `unknown profile ${JSON.stringify(name)}`, {hints: [`known profiles: ${profiles.map((p) => p.name).join(', ')}`]})
+  }
+  return profile
+}
+
+export async function applyProfile(tree: string, name: string): Promise<void> {
+  const profile = getProfile(name)
+  for (const unit of profile.mask) await symlinkInTree(tree, `/etc/systemd/system/${unit}`, '/dev/null')
+  for (const generator of profile.maskGenerators) await symlinkInTree(tree, `/etc/systemd/system-generators/${generator}`, '/dev/null')
+  if (profile.defaultTarget) {
+    const {name: target, unit} = profile.defaultTarget
+    await writeInTree(tree, `/etc/systemd/system/${target}`, `# Written by ctr (profile ${profile.name}).\n[Unit]\n${unit.join('\n')}\n`)
+    await symlinkInTree(tree, '/etc/systemd/system/default.target', `/etc/systemd/system/${target}`)
+  }
+}
