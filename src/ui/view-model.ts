@@ -48,10 +48,10 @@ export const DONE_TEXT: Record<ActionName, (name: string) => string> = {
 }
 
 /** The failure as the view shows it: what was tried, the error's one line, and its hints. */
-export function failedOutcome(action: ActionName, name: string, error: unknown): Outcome {
+export function failedOutcome(verb: ActionName | 'logs' | 'details', name: string, error: unknown): Outcome {
   const message = error instanceof Error ? error.message : String(error)
   const hints = error instanceof Error && 'hints' in error && Array.isArray(error.hints) ? error.hints.flatMap((h) => String(h).split('\n')) : []
-  return {kind: 'failed', text: `${action} ${name} failed: ${message}`, hints}
+  return {kind: 'failed', text: `${verb} ${name} failed: ${message}`, hints}
 }
 
 /** Containers whose name contains the filter text (case-insensitive). */
