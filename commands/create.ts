@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {CtrCommand} from '../src/cli/base-command.js'
 import {createContainer, type CreateReport} from '../src/containers/create.js'
 import {parsePortSpec} from '../src/containers/ports.js'
+import type {ProgressView} from '../src/ui/progress-bar.js'
 
 export default class Create extends CtrCommand {
   static summary = 'Create a container from a cached base tree (bootstrapping the base the first time).'
@@ -30,8 +31,9 @@ export default class Create extends CtrCommand {
 
   async run(): Promise<CreateReport> {
     const {args, flags, root} = await this.parseCommon(Create)
-    const progress = this.jsonEnabled() ? undefined : await import('../src/ui/progress-bar.js')
-    let bar: ReturnType<NonNullable<typeof progress>['startProgress']> | undefined
+    // The progress bar (ink) is loaded only when a bootstrap starts: a warm create stays fast.
+    let bar: ProgressView | undefined
+    let barLoading: Promise<void> | undefined
     try {
       const report = await createContainer(
         root,
@@ -50,7 +52,11 @@ export default class Create extends CtrCommand {
         {
           signal: this.interruptSignal(),
           onPhase: (phase) => {
-            if (phase === 'bootstrap' && progress) bar = progress.startProgress(`bootstrapping ${args.distro}`)
+            if (phase === 'bootstrap' && !this.jsonEnabled()) {
+              barLoading = import('../src/ui/progress-bar.js').then((m) => {
+                bar = m.startProgress(`bootstrapping ${args.distro}`)
+              })
+            }
             if (phase === 'customize') bar?.done()
           },
           onProgress: (p) => bar?.update(p.fraction, p.label),
@@ -62,6 +68,7 @@ export default class Create extends CtrCommand {
       if (c.ports.length === 0) this.say(`next: ctr expose PORT ssh -c ${c.name} && ctr start ${c.name}`)
       return report
     } finally {
+      await barLoading?.catch(() => {})
       bar?.done()
     }
   }

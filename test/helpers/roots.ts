@@ -3,15 +3,12 @@
  * Debian base linked in (bootstrapped on first use), and removes it afterwards: nspawn processes it
  * started are stopped by pid, its mounts unmounted, the directory removed.
  */
-import {mkdir, mkdtemp, rm, symlink} from 'node:fs/promises'
+import {mkdir, mkdtemp, symlink} from 'node:fs/promises'
 import {join} from 'node:path'
-import {setTimeout as sleep} from 'node:timers/promises'
 import {inject} from 'vitest'
-import {nspawnPidsFor} from '../../src/containers/processes.js'
 import {ensureImage, imageId} from '../../src/rootfs/images.js'
-import {unmountUnder} from '../../src/rootfs/mount.js'
-import {listContainers} from '../../src/store/containers.js'
-import {containerPaths, layout} from '../../src/store/paths.js'
+import {layout} from '../../src/store/paths.js'
+import {destroyRoot, stopPid} from './cleanup.js'
 
 export const isRoot = process.getuid?.() === 0
 
@@ -51,28 +48,5 @@ export async function makeTestRoot(): Promise<string> {
 }
 
 /** Stops (by pid) every nspawn booting a container of ROOT, unmounts, removes ROOT. */
-export async function destroyTestRoot(root: string): Promise<void> {
-  for (const c of await listContainers(root).catch(() => [])) {
-    for (const pid of await nspawnPidsFor(containerPaths(root, c.name).rootfs)) await stopPid(pid)
-  }
-  await unmountUnder(root)
-  await rm(root, {recursive: true, force: true})
-}
-
-/** SIGTERM (orderly poweroff for nspawn), then SIGKILL after a grace period. */
-export async function stopPid(pid: number, graceMs = 15_000): Promise<void> {
-  const alive = () => {
-    try {
-      process.kill(pid, 0)
-      return true
-    } catch {
-      return false
-    }
-  }
-  if (!alive()) return
-  process.kill(pid, 'SIGTERM')
-  const deadline = Date.now() + graceMs
-  while (alive() && Date.now() < deadline) await sleep(100)
-  if (alive()) process.kill(pid, 'SIGKILL')
-  while (alive()) await sleep(50)
-}
+export const destroyTestRoot = destroyRoot
+export {stopPid}

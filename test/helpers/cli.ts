@@ -1,0 +1,9 @@
+/** Runs the built CLI (bin/ctr -> dist/) as a user would, against a test state root. */
+import {fileURLToPath} from 'node:url'
+import {execa} from 'execa'
+
+export const CTR = fileURLToPath(new URL('../../bin/ctr', import.meta.url))
+
+export async function ctr(root: string, args: string[], options: {input?: string; timeoutMs?: number} = {}) {
+  return execa(CTR, [...args, '--root', root], {reject: false, input: options.input, timeout: options.timeoutMs ?? 300_000, env: {NO_COLOR: '1'}})
+}
