@@ -1,5 +1,6 @@
 /**
- * Boot profiles: how much of a full boot a container gets. `full` is the distro's own boot.
+ * Boot profiles: how much of a full boot a container gets. `lean` (the default) boots only sockets
+ * and journald, which is all a socket-activated container needs; `full` is the distro's own boot.
  * Profiles are data in rootfs-recipes/profiles/NAME.json.
  */
 import {CtrError} from '../errors.js'
@@ -17,7 +18,7 @@ export interface ProfileRecipe {
   defaultTarget?: {name: string; unit: string[]}
 }
 
-export const DEFAULT_PROFILE = 'full'
+export const DEFAULT_PROFILE = 'lean'
 
 export function knownProfiles(): ProfileRecipe[] {
   return readRecipes<ProfileRecipe>('profiles')
