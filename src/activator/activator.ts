@@ -5,11 +5,10 @@
  */
 import {join} from 'node:path'
 import {CtrError} from '../errors.js'
-import {run} from '../exec.js'
 import {hostHasSystemd} from '../nspawn/argv.js'
-import {mountRootfs} from '../rootfs/mount.js'
+import {storeStatus} from '../status/collect.js'
 import type {ContainerStatus, StatusReport} from '../status/types.js'
-import {getContainer, listContainers, type ContainerRecord} from '../store/containers.js'
+import {getContainer, listContainers} from '../store/containers.js'
 import {readJson, writeJsonAtomic} from '../store/atomic.js'
 import {layout} from '../store/paths.js'
 import {HeldContainer, type HeldContext} from './held-container.js'
@@ -33,20 +32,8 @@ export function heldFile(root: string): string {
   return join(layout(root).activatorDir, 'held.json')
 }
 
-/** The status of a container the activator does not hold (or of any, when it is down). */
-export function storeStatus(record: ContainerRecord): ContainerStatus {
-  return {
-    name: record.name,
-    distro: record.distro,
-    release: record.release,
-    profile: record.profile,
-    state: 'stopped',
-    ports: record.ports,
-    connections: 0,
-    wakes: 0,
-    idleTimeoutSec: record.idleTimeoutSec,
-  }
-}
+/** Re-exported for callers that found it here first; src/status/collect.ts owns it. */
+export {storeStatus}
 
 export class Activator {
   readonly root: string
@@ -68,7 +55,8 @@ export class Activator {
       hostHasSystemd: hostHasSystemd(),
       stopTimeoutMs: options.stopTimeoutMs ?? 30_000,
       log: this.log,
-      prepareTree: (record) => mountRootfs(this.root, record),
+      // Loaded on first use: exec.ts brings execa, ~6 MB the activator need not pay while nothing boots.
+      prepareTree: async (record) => (await import('../rootfs/mount.js')).mountRootfs(this.root, record),
       onReleased: (name) => {
         this.held.delete(name)
         if (!this.closing) this.persist()
@@ -255,6 +243,7 @@ export class Activator {
     const leader = c.leaderPid()
     if (leader === undefined) return
     try {
+      const {run} = await import('../exec.js')
       await run(['nsenter', '-t', String(leader), '-a', 'systemctl', 'stop', 'ctr-*.socket'], {timeoutMs: 10_000})
     } catch (error) {
       this.log(`${c.name}: could not stop its socket units first: ${error instanceof Error ? error.message : String(error)}`)

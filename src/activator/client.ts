@@ -11,7 +11,6 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {CtrError, errnoCode} from '../errors.js'
 import {debug, isDebug} from '../log.js'
 import {layout} from '../store/paths.js'
-import {tail} from '../exec.js'
 import {activatorLog, controlSocket, type Request, type Response, type Results} from './protocol.js'
 
 export async function callActivator<R extends Request>(root: string, request: R, timeoutMs = 180_000): Promise<Results[R['op']]> {
@@ -114,7 +113,7 @@ export async function ensureActivator(root: string): Promise<{started: boolean; 
 
 function logTail(path: string): string {
   try {
-    return tail(readFileSync(path, 'utf8'), 5)
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-5).join('\n')
   } catch {
     return '(no log)'
   }

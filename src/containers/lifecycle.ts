@@ -1,0 +1,72 @@
+/**
+ * ctr start / stop: batch verbs, one report per container (podman's habit): the command prints
+ * every one and fails if any did. The activator does the work; it is started in the background
+ * when it does not run.
+ */
+import {callActivator, ensureActivator} from '../activator/client.js'
+import {CtrError, isCtrError} from '../errors.js'
+import type {ContainerStatus} from '../status/types.js'
+import {getContainer} from '../store/containers.js'
+
+export interface ItemReport {
+  name: string
+  status?: ContainerStatus
+  error?: {code: string; message: string; hints: string[]}
+}
+
+export interface BatchReport {
+  items: ItemReport[]
+  /** pid of the activator, and whether this command started it. */
+  activator?: {pid: number; started: boolean}
+}
+
+export function failed(report: BatchReport): boolean {
+  return report.items.some((i) => i.error)
+}
+
+async function each(names: readonly string[], body: (name: string) => Promise<ContainerStatus>): Promise<ItemReport[]> {
+  const items: ItemReport[] = []
+  for (const name of names) {
+    try {
+      items.push({name, status: await body(name)})
+    } catch (error) {
+      const e = isCtrError(error) ? error : new CtrError('COMMAND_FAILED', error instanceof Error ? error.message : String(error))
+      items.push({name, error: e.toJSON()})
+    }
+  }
+  return items
+}
+
+export async function startContainers(root: string, names: readonly string[], options: {now: boolean}): Promise<BatchReport> {
+  let activator: BatchReport['activator']
+  const items = await each(names, async (name) => {
+    await getContainer(root, name)
+    activator ??= await ensureActivator(root)
+    return callActivator(root, {op: 'start', name, now: options.now})
+  })
+  return {items, activator}
+}
+
+export async function stopContainers(root: string, names: readonly string[], options: {keepPorts: boolean}): Promise<BatchReport> {
+  const items = await each(names, async (name) => {
+    await getContainer(root, name)
+    try {
+      return await callActivator(root, {op: 'stop', name, keepPorts: options.keepPorts})
+    } catch (error) {
+      if (isCtrError(error) && error.code === 'ACTIVATOR_DOWN') {
+        throw new CtrError('NOT_RUNNING', `${name} is not started (the activator does not run)`)
+      }
+      throw error
+    }
+  })
+  return {items}
+}
+
+/** For `ctr rm`: the activator powers the container off and lets its ports go; no-op when down. */
+export async function releaseContainer(root: string, name: string): Promise<void> {
+  try {
+    await callActivator(root, {op: 'forget', name})
+  } catch (error) {
+    if (!(isCtrError(error) && error.code === 'ACTIVATOR_DOWN')) throw error
+  }
+}

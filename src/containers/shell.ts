@@ -1,0 +1,36 @@
+/**
+ * ctr shell: a root shell (or a command) inside a running container, entering all namespaces of
+ * its PID 1 with nsenter. A sleeping container is woken first.
+ */
+import {spawn} from 'node:child_process'
+import {callActivator, ensureActivator} from '../activator/client.js'
+import {requireProgram} from '../exec.js'
+import {debug} from '../log.js'
+import {getContainer} from '../store/containers.js'
+
+const CONTAINER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+/** nsenter into LEADER's namespaces, with a clean environment as a login inside would have. */
+export function shellArgv(leader: number, command: readonly string[], term = 'dumb'): string[] {
+  const inner = command.length > 0 ? ['/bin/sh', '-c', 'exec "$@"', 'sh', ...command] : ['/bin/sh', '-c', 'exec "$(command -v bash || echo /bin/sh)" -l']
+  return ['nsenter', '-t', String(leader), '-a', '--', '/usr/bin/env', '-i', `TERM=${term}`, 'HOME=/root', 'USER=root', 'LOGNAME=root', `PATH=${CONTAINER_PATH}`, ...inner]
+}
+
+/** Wakes the container if needed; returns the host pid of its PID 1. */
+export async function wakeContainer(root: string, name: string): Promise<number> {
+  await getContainer(root, name)
+  await ensureActivator(root)
+  return (await callActivator(root, {op: 'wake', name})).leader
+}
+
+/** Runs the shell with the terminal attached; resolves with its exit code. */
+export async function runShell(root: string, name: string, command: readonly string[] = []): Promise<number> {
+  const leader = await wakeContainer(root, name)
+  const argv = shellArgv(leader, command, process.env.TERM)
+  debug(`+ ${argv.join(' ')}`)
+  const child = spawn(requireProgram('nsenter'), argv.slice(1), {stdio: 'inherit'})
+  return new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)))
+  })
+}
