@@ -1,0 +1,221 @@
+/**
+ * Benchmark of the activator (issue 3), against systemd's own tool on the same tree in the same
+ * run, interleaved: `systemd-socket-activate -l PORT systemd-nspawn ...` (the seed's scheme).
+ *
+ * - cold: connect -> first byte of sshd's banner with the container off; ctr's container is woken
+ *   by its held socket, the baseline's by systemd-socket-activate, which waits for the first
+ *   connection and then execs nspawn with the listening socket as fd 3.
+ * - warm: the same with the container running.
+ * - memory: the activator's whole RSS (VmRSS) holding 1, 100 and 1000 ports (no container boots).
+ *
+ * Both schemes boot the same container tree on the same port, one after the other, so the page
+ * cache and the tree are the same for both.
+ */
+import {spawn} from 'node:child_process'
+import {mkdtemp, readFile, rm} from 'node:fs/promises'
+import {connect} from 'node:net'
+import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {callActivator, ensureActivator} from '../../src/activator/client.js'
+import {createContainer} from '../../src/containers/create.js'
+import {nspawnArgv} from '../../src/nspawn/argv.js'
+import {containerPaths} from '../../src/store/paths.js'
+import {writeContainer, type ContainerRecord} from '../../src/store/containers.js'
+import {canBind} from '../../src/sys/socket.js'
+import {median} from './stats.js'
+
+export interface ActivatorBenchOptions {
+  /** A state root (a Debian base is bootstrapped there if it has none). */
+  root: string
+  log: (line: string) => void
+  runs?: number
+  /** Held-port counts at which the activator's memory is read. */
+  portCounts?: number[]
+}
+
+export interface ActivatorBench {
+  runs: number
+  coldMs: {ctr: number[]; baseline: number[]; ctrMedian: number; baselineMedian: number; ratio: number}
+  warmMs: {ctr: number[]; baseline: number[]; ctrMedian: number; baselineMedian: number; ratio: number}
+  activatorRssBytes: Record<string, number>
+  targets: {coldRatioAtMost105: boolean; warmRatioAtMost105: boolean; rss1000Under64MB: boolean}
+}
+
+/** ms from connect() to the first byte the server sends (sshd's "SSH-2.0-" banner). */
+export function timeToFirstByte(port: number, timeoutMs = 60_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now()
+    const socket = connect(port, '127.0.0.1')
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new Error(`no banner on port ${port} within ${timeoutMs} ms`))
+    }, timeoutMs)
+    socket.once('data', (chunk) => {
+      const ms = performance.now() - started
+      clearTimeout(timer)
+      socket.destroy()
+      if (!chunk.toString('latin1').startsWith('SSH-')) reject(new Error(`port ${port} answered ${JSON.stringify(chunk.toString('latin1').slice(0, 40))}`))
+      else resolve(ms)
+    })
+    socket.once('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    socket.once('close', () => {
+      clearTimeout(timer)
+      reject(new Error(`port ${port} closed before the banner`))
+    })
+  })
+}
+
+/** A free port in [FROM, TO) with COUNT free ports after it. */
+export function freePortRange(from: number, to: number, count = 1): number {
+  for (let start = from; start + count <= to; start += count) {
+    let ok = true
+    for (let p = start; p < start + count && ok; p++) ok = canBind(p).ok
+    if (ok) return start
+  }
+  throw new Error(`no ${count} free ports in ${from}-${to}`)
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function waitGone(pid: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (alive(pid) && Date.now() < deadline) await sleep(20)
+  if (alive(pid)) {
+    process.kill(pid, 'SIGKILL')
+    while (alive(pid)) await sleep(20)
+  }
+}
+
+async function vmRss(pid: number): Promise<number> {
+  const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))
+  return m ? Number(m[1]) * 1024 : NaN
+}
+
+/** One cold and one warm measurement of the baseline, then its container powered off. */
+async function baselineOnce(tree: string, port: number, warmRuns: number): Promise<{cold: number; warm: number[]}> {
+  const argv = nspawnArgv({tree, machine: 'bench', hostHasSystemd: false})
+  const child = spawn('systemd-socket-activate', ['-l', String(port), ...argv], {stdio: 'ignore'})
+  try {
+    // It listens before it waits; the connection below is what makes it exec nspawn.
+    const deadline = Date.now() + 10_000
+    while (canBind(port).ok) {
+      if (Date.now() > deadline) throw new Error('systemd-socket-activate did not listen')
+      await sleep(5)
+    }
+    const cold = await timeToFirstByte(port)
+    const warm: number[] = []
+    for (let i = 0; i < warmRuns; i++) warm.push(await timeToFirstByte(port))
+    return {cold, warm}
+  } finally {
+    // By now the process is nspawn (exec'd in place): SIGTERM is an orderly poweroff.
+    child.kill('SIGTERM')
+    await waitGone(child.pid!)
+  }
+}
+
+async function ctrOnce(root: string, name: string, port: number, warmRuns: number): Promise<{cold: number; warm: number[]}> {
+  await callActivator(root, {op: 'start', name, now: false})
+  try {
+    const cold = await timeToFirstByte(port)
+    const warm: number[] = []
+    for (let i = 0; i < warmRuns; i++) warm.push(await timeToFirstByte(port))
+    return {cold, warm}
+  } finally {
+    await callActivator(root, {op: 'stop', name, keepPorts: false})
+  }
+}
+
+async function memoryFigures(root: string, counts: number[], log: (line: string) => void): Promise<Record<string, number>> {
+  const memRoot = await mkdtemp(join(root, 'mem-'))
+  const max = Math.max(...counts)
+  const first = freePortRange(21000, 29999, max)
+  const figures: Record<string, number> = {}
+  let pid: number | undefined
+  try {
+    const base: Omit<ContainerRecord, 'name' | 'ports'> = {
+      distro: 'debian',
+      release: 'bookworm',
+      image: 'none',
+      storage: 'copy',
+      profile: 'lean',
+      createdAt: new Date().toISOString(),
+      idleTimeoutSec: 0,
+    }
+    for (let i = 0; i < max; i++) await writeContainer(memRoot, {...base, name: `m${i}`, ports: [{port: first + i, service: 'ssh'}]})
+    pid = (await ensureActivator(memRoot)).pid
+    figures['0'] = await vmRss(pid)
+    let held = 0
+    for (const count of [...counts].sort((a, b) => a - b)) {
+      for (; held < count; held++) await callActivator(memRoot, {op: 'start', name: `m${held}`, now: false})
+      // Let V8 settle after the burst of requests before reading.
+      await sleep(1500)
+      figures[String(count)] = await vmRss(pid)
+      log(`activator: ${count} held ports: ${(figures[String(count)] / 1e6).toFixed(1)} MB RSS`)
+    }
+  } finally {
+    if (pid !== undefined) {
+      process.kill(pid, 'SIGTERM')
+      await waitGone(pid)
+    }
+    await rm(memRoot, {recursive: true, force: true})
+  }
+  return figures
+}
+
+export async function benchActivator(options: ActivatorBenchOptions): Promise<ActivatorBench> {
+  const {root, log} = options
+  const runs = options.runs ?? 10
+  const port = freePortRange(20000, 20999)
+  const name = 'bench-activator'
+  log(`activator: container ${name} on port ${port}, ${runs} interleaved rounds of cold + warm, ctr vs systemd-socket-activate`)
+  await createContainer(root, {distro: 'debian', name, ports: [{port, service: 'ssh'}]})
+  const tree = containerPaths(root, name).rootfs
+  const activatorPid = (await ensureActivator(root)).pid
+  const cold = {ctr: [] as number[], baseline: [] as number[]}
+  const warm = {ctr: [] as number[], baseline: [] as number[]}
+  try {
+    // One untimed round each, so that neither pays for a first boot (journal files, page cache).
+    await ctrOnce(root, name, port, 1)
+    await baselineOnce(tree, port, 1)
+    for (let i = 0; i < runs; i++) {
+      const order = i % 2 === 0 ? (['ctr', 'baseline'] as const) : (['baseline', 'ctr'] as const)
+      for (const who of order) {
+        const r = who === 'ctr' ? await ctrOnce(root, name, port, 1) : await baselineOnce(tree, port, 1)
+        cold[who].push(r.cold)
+        warm[who].push(...r.warm)
+      }
+      log(`activator: round ${i + 1}: cold ctr ${cold.ctr[i].toFixed(0)} ms, baseline ${cold.baseline[i].toFixed(0)} ms; warm ctr ${warm.ctr[i].toFixed(1)} ms, baseline ${warm.baseline[i].toFixed(1)} ms`)
+    }
+  } finally {
+    process.kill(activatorPid, 'SIGTERM')
+    await waitGone(activatorPid)
+  }
+  const summary = (s: {ctr: number[]; baseline: number[]}) => {
+    const ctrMedian = median(s.ctr)
+    const baselineMedian = median(s.baseline)
+    return {...s, ctrMedian, baselineMedian, ratio: ctrMedian / baselineMedian}
+  }
+  const coldMs = summary(cold)
+  const warmMs = summary(warm)
+  log(`activator: cold median ${coldMs.ctrMedian.toFixed(0)} ms vs ${coldMs.baselineMedian.toFixed(0)} ms baseline: ratio ${coldMs.ratio.toFixed(3)} (target <= 1.05)`)
+  log(`activator: warm median ${warmMs.ctrMedian.toFixed(1)} ms vs ${warmMs.baselineMedian.toFixed(1)} ms baseline: ratio ${warmMs.ratio.toFixed(3)} (target <= 1.05)`)
+  const activatorRssBytes = await memoryFigures(root, options.portCounts ?? [1, 100, 1000], log)
+  const rss1000 = activatorRssBytes['1000']
+  return {
+    runs,
+    coldMs,
+    warmMs,
+    activatorRssBytes,
+    targets: {coldRatioAtMost105: coldMs.ratio <= 1.05, warmRatioAtMost105: warmMs.ratio <= 1.05, rss1000Under64MB: rss1000 === undefined ? false : rss1000 <= 64 * 1024 * 1024},
+  }
+}

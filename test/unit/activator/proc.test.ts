@@ -1,0 +1,45 @@
+import {describe, expect, it} from 'vitest'
+import {TCP_ESTABLISHED, TCP_LISTEN, establishedByPort, parseProcNetTcp, processTree} from '../../../src/activator/proc.js'
+
+const TCP6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000000000000:08AE 00000000000000000000000000000000:0000 0A 00000000:00000003 00:00000000 00000000     0        0 1234 1 0000000000000000 100 0 0 10 0
+   1: 0000000000000000FFFF00000100007F:08AE 0000000000000000FFFF00000100007F:D2F0 01 00000000:00000000 02:00000C8B 00000000     0        0 5678 2 0000000000000000 20 4 30 10 -1
+   2: 0000000000000000FFFF00000100007F:08AF 0000000000000000FFFF00000100007F:D2F2 06 00000000:00000000 03:00000C8B 00000000     0        0 0 3 0000000000000000
+`
+const TCP4 = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:08AE 0100007F:D2F4 01 00000000:00000000 00:00000000 00000000     0        0 590 1 000000001dbdddd3 100 0 0 10 0
+`
+
+describe('/proc/net/tcp', () => {
+  it('reads the local port, the state and a LISTEN row\'s accept queue', () => {
+    expect(parseProcNetTcp(TCP6)).toEqual([
+      {localPort: 2222, state: TCP_LISTEN, rxQueue: 3},
+      {localPort: 2222, state: TCP_ESTABLISHED, rxQueue: 0},
+      {localPort: 2223, state: 6, rxQueue: 0},
+    ])
+  })
+
+  it('counts established connections per exposed port over tcp and tcp6', () => {
+    const rows = [...parseProcNetTcp(TCP6), ...parseProcNetTcp(TCP4)]
+    expect(establishedByPort(rows, [2222, 2223, 9999])).toEqual(
+      new Map([
+        [2222, 2],
+        [2223, 0],
+        [9999, 0],
+      ]),
+    )
+  })
+})
+
+describe('process trees', () => {
+  it('collects a pid and its descendants', () => {
+    const parents = new Map([
+      [10, 1],
+      [11, 10],
+      [12, 11],
+      [13, 1],
+      [14, 10],
+    ])
+    expect(processTree(10, parents).sort()).toEqual([10, 11, 12, 14])
+  })
+})

@@ -1,0 +1,52 @@
+import {connect} from 'node:net'
+import {afterEach, describe, expect, it} from 'vitest'
+import {nspawnArgv} from '../../../src/nspawn/argv.js'
+import {TRAMPOLINE, nspawnEnv, spawnNspawn, stdioWithFds, trampolineArgv} from '../../../src/activator/spawn-nspawn.js'
+import {canBind, closeFd, isReadable, listenTcp} from '../../../src/sys/socket.js'
+
+describe('the LISTEN_PID trampoline', () => {
+  it('wraps the argv in sh, which exports its own pid and execs', () => {
+    expect(trampolineArgv(['systemd-nspawn', '-D', '/t', '-b'], 2)).toEqual(['/bin/sh', '-c', TRAMPOLINE, 'sh', '2', 'systemd-nspawn', '-D', '/t', '-b'])
+    expect(trampolineArgv(['systemd-nspawn', '-b'], 0)).toEqual(['systemd-nspawn', '-b'])
+    expect(stdioWithFds([17, 9])).toEqual(['ignore', 'pipe', 'pipe', 17, 9])
+    expect(Object.keys(nspawnEnv())).toEqual(['PATH'])
+  })
+
+  it('nspawn argv boots with -j and, without systemd as PID 1, neither registers nor moves', () => {
+    const argv = nspawnArgv({tree: '/t', machine: 'web1', hostHasSystemd: false})
+    expect(argv).toEqual(expect.arrayContaining(['-D', '/t', '-b', '--machine=web1', '--register=no', '--keep-unit', '--link-journal=try-guest']))
+    expect(nspawnArgv({tree: '/t', machine: 'web1', hostHasSystemd: true})).not.toContain('--keep-unit')
+  })
+
+  const fds: number[] = []
+  afterEach(() => {
+    for (const fd of fds.splice(0)) closeFd(fd)
+  })
+
+  it('hands the sockets over as fds 3.. of the very process LISTEN_PID names, still queued', async () => {
+    let port = 20000 + Math.floor(Math.random() * 9000)
+    while (!canBind(port).ok || !canBind(port + 1).ok) port++
+    const a = listenTcp(port, '127.0.0.1')
+    const b = listenTcp(port + 1, '127.0.0.1')
+    fds.push(a, b)
+    const client = connect(port, '127.0.0.1')
+    await new Promise((r) => client.once('connect', r))
+    // Stands in for nspawn: prints what sd_listen_fds(3) checks, then what fd 3 and 4 are.
+    const probe = ['/bin/sh', '-c', 'echo "$LISTEN_PID $$ $LISTEN_FDS"; readlink /proc/$$/fd/3 /proc/$$/fd/4; cat /proc/$$/fdinfo/3 | grep flags']
+    const spawned = spawnNspawn(probe, [a, b])
+    const code = await new Promise((r) => spawned.child.once('exit', r))
+    expect(code).toBe(0)
+    const [pids, fd3, fd4, flags] = spawned.outputTail()
+    const [listenPid, pid, count] = pids.split(' ')
+    expect(listenPid).toBe(pid)
+    expect(Number(pid)).toBe(spawned.pid)
+    expect(count).toBe('2')
+    expect(fd3).toMatch(/^socket:\[\d+\]$/)
+    expect(fd4).toMatch(/^socket:\[\d+\]$/)
+    // Not close-on-exec in the child (O_CLOEXEC is 02000000 octal).
+    expect(Number.parseInt(flags.split(/\s+/)[1], 8) & 0o2000000).toBe(0)
+    // The activator's own copy is still open and the connection still waits to be accepted.
+    expect(isReadable(a)).toBe(true)
+    client.destroy()
+  })
+})
