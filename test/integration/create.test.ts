@@ -49,7 +49,8 @@ describe.skipIf(reason)('ctr create (real debootstrap, real nspawn, real ssh)', 
       expect((await stat(join(a.rootfs, `etc/ssh/ssh_host_${type}_key`))).mode & 0o777).toBe(0o600)
     }
     expect(await read(a.rootfs, 'root/.ssh/authorized_keys')).toBe(await readFile(keys.pub, 'utf8'))
-    expect(await read(a.rootfs, 'etc/systemd/system/ctr-ssh@.service')).toContain('ExecStart=-/usr/sbin/sshd -i')
+    // Nothing exposed yet, so no socket unit: `ctr expose` or --ssh-port writes the pair.
+    await expect(stat(join(a.rootfs, 'etc/systemd/system/ctr-ssh.socket'))).rejects.toMatchObject({code: 'ENOENT'})
     // The always-on sshd is masked: it would take the host's port 22.
     const {readlink} = await import('node:fs/promises')
     expect(await readlink(join(a.rootfs, 'etc/systemd/system/ssh.service'))).toBe('/dev/null')
@@ -61,6 +62,9 @@ describe.skipIf(reason)('ctr create (real debootstrap, real nspawn, real ssh)', 
   it('boots under systemd-nspawn -b and a real ssh logs in on the socket unit\'s port', async () => {
     const {rootfs} = await createContainer(root, {distro: 'debian', name: 'boot', sshKeyFiles: [keys.pub], ports: [{port: PORT, service: 'ssh'}]})
     expect(await readFile(join(rootfs, 'etc/systemd/system/ctr-ssh.socket'), 'utf8')).toContain(`ListenStream=${PORT}\nAccept=yes`)
+    expect(await readFile(join(rootfs, 'etc/systemd/system/ctr-ssh@.service'), 'utf8')).toContain('ExecStart=-/usr/sbin/sshd -i')
+    const {readlink} = await import('node:fs/promises')
+    expect(await readlink(join(rootfs, 'etc/systemd/system/sockets.target.wants/ctr-ssh.socket'))).toBe('/etc/systemd/system/ctr-ssh.socket')
     const argv = nspawnArgv({tree: rootfs, machine: 'boot', hostHasSystemd: false})
     const nspawn = spawn(argv[0], argv.slice(1), {stdio: 'ignore'})
     try {
@@ -135,7 +139,7 @@ describe.skipIf(reason)('ctr create (real debootstrap, real nspawn, real ssh)', 
       [['create', 'debian', 'ida'], 1, /^ctr: a container named ida already exists/],
       [['create', 'arch', 'x'], 2, /^ctr: unknown distro "arch"\n  known distros: debian, fedora/],
       [['rm', '--force', 'nosuch'], 1, /^ctr: nosuch: no container named nosuch/],
-      [['expose', '0', 'ssh', '-c', 'ida'], 1, /port/],
+      [['expose', '0', 'ssh', '-c', 'ida'], 2, /^ctr: invalid port "0"/],
     ])('%j fails with one clear line', async (args, code, pattern) => {
       const result = await ctr(root, args as string[])
       expect(result.exitCode).toBe(code)
