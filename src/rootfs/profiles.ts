@@ -5,7 +5,7 @@
  */
 import {CtrError} from '../errors.js'
 import {readRecipes} from '../recipes/load.js'
-import {symlinkInTree, writeInTree} from './tree-fs.js'
+import {removeInTree, symlinkInTree, writeInTree} from './tree-fs.js'
 
 export interface ProfileRecipe {
   name: string
@@ -41,5 +41,16 @@ export async function applyProfile(tree: string, name: string): Promise<void> {
     const {name: target, unit} = profile.defaultTarget
     await writeInTree(tree, `/etc/systemd/system/${target}`, `# Written by ctr (profile ${profile.name}).\n[Unit]\n${unit.join('\n')}\n`)
     await symlinkInTree(tree, '/etc/systemd/system/default.target', `/etc/systemd/system/${target}`)
+  }
+}
+
+/** Undoes what applyProfile wrote, so that another profile can be applied (ctr update --profile). */
+export async function removeProfile(tree: string, name: string): Promise<void> {
+  const profile = getProfile(name)
+  for (const unit of profile.mask) await removeInTree(tree, `/etc/systemd/system/${unit}`)
+  for (const generator of profile.maskGenerators) await removeInTree(tree, `/etc/systemd/system-generators/${generator}`)
+  if (profile.defaultTarget) {
+    await removeInTree(tree, '/etc/systemd/system/default.target')
+    await removeInTree(tree, `/etc/systemd/system/${profile.defaultTarget.name}`)
   }
 }

@@ -113,6 +113,21 @@ describe.skipIf(reason)('ctr create (real debootstrap, real nspawn, real ssh)', 
     await writeFile(join(root, 'done'), '')
   })
 
+  it('ctr update switches the boot profile and the idle timeout', async () => {
+    const {updateContainer} = await import('../../src/containers/update.js')
+    const {readlink} = await import('node:fs/promises')
+    const {rootfs, container} = await createContainer(root, {distro: 'debian', name: 'upd', sshKeyFiles: [keys.pub], ports: [{port: PORT + 1, service: 'ssh'}]})
+    expect(container.profile).toBe('lean')
+    expect(await readlink(join(rootfs, 'etc/systemd/system/default.target'))).toBe('/etc/systemd/system/ctr-lean.target')
+    expect(await readFile(join(rootfs, 'etc/systemd/system/ctr-ssh.socket'), 'utf8')).toContain('DefaultDependencies=no')
+    const report = await updateContainer(root, 'upd', {profile: 'full', idleTimeoutSec: 30})
+    expect(report.changed).toEqual(['idle-timeout', 'profile'])
+    expect(report.container).toMatchObject({profile: 'full', idleTimeoutSec: 30})
+    await expect(readlink(join(rootfs, 'etc/systemd/system/default.target'))).rejects.toMatchObject({code: 'ENOENT'})
+    await expect(readlink(join(rootfs, 'etc/systemd/system/getty@.service'))).rejects.toMatchObject({code: 'ENOENT'})
+    expect(await readFile(join(rootfs, 'etc/systemd/system/ctr-ssh.socket'), 'utf8')).not.toContain('DefaultDependencies=no')
+  })
+
   describe('the CLI', () => {
     it('lists containers as a table and as JSON', async () => {
       const table = await ctr(root, ['ls'])

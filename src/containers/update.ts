@@ -1,0 +1,62 @@
+/**
+ * ctr update: change a container's settings after create (as `docker update` does). The idle
+ * timeout takes effect at once in a running activator; a profile change at the next boot.
+ */
+import {callActivator} from '../activator/client.js'
+import {CtrError, isCtrError} from '../errors.js'
+import {mountRootfs} from '../rootfs/mount.js'
+import {applyProfile, getProfile, removeProfile} from '../rootfs/profiles.js'
+import {writeServiceUnits} from '../rootfs/service-units.js'
+import {getContainer, writeContainer, type ContainerRecord} from '../store/containers.js'
+import {withLock} from '../store/lock.js'
+import {layout} from '../store/paths.js'
+import {requireRoot} from '../sys/privileges.js'
+
+export interface UpdateOptions {
+  idleTimeoutSec?: number
+  profile?: string
+}
+
+export interface UpdateReport {
+  container: ContainerRecord
+  changed: string[]
+  /** The activator was told (it runs); otherwise the change is read at its next start. */
+  activatorUpdated: boolean
+}
+
+export async function updateContainer(root: string, name: string, options: UpdateOptions): Promise<UpdateReport> {
+  requireRoot('ctr update')
+  if (options.idleTimeoutSec === undefined && options.profile === undefined) {
+    throw new CtrError('INVALID_ARGUMENT', 'nothing to change', {hints: ['give --idle-timeout SECONDS or --profile lean|full']})
+  }
+  if (options.profile !== undefined) getProfile(options.profile)
+  return withLock(layout(root).lockFile, async () => {
+    const record = await getContainer(root, name)
+    const updated: ContainerRecord = {...record}
+    const changed: string[] = []
+    if (options.idleTimeoutSec !== undefined && options.idleTimeoutSec !== record.idleTimeoutSec) {
+      updated.idleTimeoutSec = options.idleTimeoutSec
+      changed.push('idle-timeout')
+    }
+    if (options.profile !== undefined && options.profile !== record.profile) {
+      updated.profile = options.profile
+      const tree = await mountRootfs(root, record)
+      await removeProfile(tree, record.profile)
+      await applyProfile(tree, updated.profile)
+      await writeServiceUnits(tree, updated)
+      changed.push('profile')
+    }
+    if (changed.length > 0) await writeContainer(root, updated)
+    return {container: updated, changed, activatorUpdated: changed.length > 0 && (await tellActivator(root, name))}
+  })
+}
+
+async function tellActivator(root: string, name: string): Promise<boolean> {
+  try {
+    await callActivator(root, {op: 'refresh', name})
+    return true
+  } catch (error) {
+    if (isCtrError(error) && error.code === 'ACTIVATOR_DOWN') return false
+    throw error
+  }
+}
