@@ -3,12 +3,13 @@
  * restarted activator holds the same ports again, the idle rule, and the operations the control
  * API offers. It never prints; it logs through the `log` it is given.
  */
+import {readdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {CtrError} from '../errors.js'
 import {hostHasSystemd} from '../nspawn/argv.js'
 import {storeStatus} from '../status/collect.js'
 import type {ContainerStatus, StatusReport} from '../status/types.js'
-import {getContainer, listContainers} from '../store/containers.js'
+import {getContainer, readContainer, type ContainerRecord} from '../store/containers.js'
 import {readJson, writeJsonAtomic} from '../store/atomic.js'
 import {layout} from '../store/paths.js'
 import {HeldContainer, type HeldContext} from './held-container.js'
@@ -43,6 +44,7 @@ export class Activator {
   private readonly log: (message: string) => void
   private idleTimer?: NodeJS.Timeout
   private persisting: Promise<void> = Promise.resolve()
+  private persistQueued = false
   private readonly queues = new Map<string, Promise<unknown>>()
   private closing = false
 
@@ -146,7 +148,7 @@ export class Activator {
   }
 
   private async collect(): Promise<StatusReport> {
-    const records = await listContainers(this.root)
+    const records = await this.readRecords()
     const rows = readTcpRows()
     const anyUp = [...this.held.values()].some((c) => c.state !== 'listening')
     const parents = anyUp ? processParents() : undefined
@@ -156,9 +158,30 @@ export class Activator {
     }
   }
 
+  /**
+   * Every container record, read one after another: with a thousand containers, a thousand reads at
+   * once (listContainers) would grow the heap and the RSS of this long-lived process for good.
+   */
+  private async readRecords(): Promise<ContainerRecord[]> {
+    let names: string[]
+    try {
+      names = await readdir(layout(this.root).containers)
+    } catch {
+      return []
+    }
+    const records: ContainerRecord[] = []
+    for (const name of names.filter((n) => !n.startsWith('.')).sort()) {
+      const record = await readContainer(this.root, name).catch(() => undefined)
+      if (record) records.push(record)
+    }
+    return records
+  }
+
   private async statusOf(name: string): Promise<ContainerStatus> {
     const c = this.held.get(name)
-    if (c) return c.status(readTcpRows(), c.state === 'listening' ? undefined : processParents())
+    // A sleeping container has no connections and no processes: no need to read /proc for it.
+    if (c?.state === 'listening') return c.status([], undefined)
+    if (c) return c.status(readTcpRows(), processParents())
     return storeStatus(await getContainer(this.root, name))
   }
 
@@ -191,11 +214,16 @@ export class Activator {
     await c.waitRunning(60_000)
   }
 
+  /** Writes held.json soon; a burst of changes makes one write (the set as it is then). */
   private persist(): void {
-    const names = [...this.held.keys()].sort()
-    this.persisting = this.persisting.then(() =>
-      writeJsonAtomic(heldFile(this.root), {containers: names} satisfies HeldFile).catch((error) => this.log(`cannot write held.json: ${String(error)}`)),
-    )
+    if (this.persistQueued) return
+    this.persistQueued = true
+    this.persisting = this.persisting.then(async () => {
+      await new Promise((r) => setTimeout(r, 20))
+      this.persistQueued = false
+      const names = [...this.held.keys()].sort()
+      await writeJsonAtomic(heldFile(this.root), {containers: names} satisfies HeldFile).catch((error) => this.log(`cannot write held.json: ${String(error)}`))
+    })
   }
 
   /** Runs operations on one container one after another. */

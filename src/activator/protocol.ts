@@ -17,7 +17,7 @@ export type Request =
   | {op: 'wake'; name: string}
 
 export interface Results {
-  ping: {pid: number; root: string; rssBytes: number}
+  ping: {pid: number; root: string; rssBytes: number; memory?: NodeJS.MemoryUsage}
   status: StatusReport
   start: ContainerStatus
   stop: ContainerStatus

@@ -91,7 +91,7 @@ async function answer(activator: Activator, line: string): Promise<Response> {
 async function dispatch(activator: Activator, request: Request): Promise<unknown> {
   switch (request.op) {
     case 'ping':
-      return {pid: process.pid, root: activator.root, rssBytes: process.memoryUsage.rss()}
+      return {pid: process.pid, root: activator.root, rssBytes: process.memoryUsage.rss(), memory: process.memoryUsage()}
     case 'status':
       return activator.status()
     case 'start':

@@ -5,8 +5,12 @@
  * socket would starve the pool after four containers). A readable fd's group is unwatched before
  * its callback runs, so the kernel keeps the connection queued for the container to accept.
  */
+import {setTimeout as sleep} from 'node:timers/promises'
 import {debug} from '../log.js'
 import {POLLERR, POLLHUP, POLLIN, POLLNVAL, drainEventFd, makeEventFd, pollAsync, pollSet, revents, signalEventFd} from '../sys/socket.js'
+
+/** How long a change of the watched set may wait to be picked up (a re-watch after an exit). */
+const REBUILD_DELAY_MS = 5
 
 export type OnReadable = (fd: number) => void
 
@@ -67,7 +71,12 @@ export class SocketWatcher {
           // EINTR and the like: poll again with the current set.
           continue
         }
-        if (revents(set, 0) & POLLIN) drainEventFd(this.wakeFd)
+        if (revents(set, 0) & POLLIN) {
+          drainEventFd(this.wakeFd)
+          // Woken because the set changed: let a burst of changes (a thousand `ctr start`s) settle
+          // before building the next set, instead of one O(n) rebuild per change.
+          if (n === 1) await sleep(REBUILD_DELAY_MS)
+        }
         const fired = new Map<string, number>()
         for (let i = 1; i < fds.length; i++) {
           const ev = revents(set, i)
