@@ -93,3 +93,18 @@ function isPrintable(input: string): boolean {
   // eslint-disable-next-line no-control-regex
   return !/[\u0000-\u001F\u007F]/.test(input)
 }
+
+/**
+ * ink hands over a burst of plain characters as one input ("/wj\r" from a paste or tmux
+ * send-keys); split it into the keys it was, so each one acts. Escape sequences arrive split already.
+ */
+export function splitKeys(input: string, key: KeyInfo): Array<[string, KeyInfo]> {
+  const special = Object.values(key).some(Boolean)
+  if (input.length <= 1 || special) return [[input, key]]
+  return [...input].map((ch): [string, KeyInfo] => {
+    if (ch === '\r' || ch === '\n') return ['', {return: true}]
+    if (ch === '\u007F' || ch === '\b') return ['', {backspace: true}]
+    if (ch === '\u001B') return ['', {escape: true}]
+    return [ch, {}]
+  })
+}

@@ -5,7 +5,7 @@
 import {useApp, useInput, useStdout} from 'ink'
 import {useCallback, useEffect, useRef, useState} from 'react'
 import type {StatusReport} from '../status/types.js'
-import {keyCommand, type KeyCommand} from './keys.js'
+import {keyCommand, splitKeys, type KeyCommand} from './keys.js'
 import {LsView} from './ls-view.js'
 import {
   DONE_TEXT,
@@ -150,8 +150,10 @@ export function LsApp(props: LsAppProps) {
   }
 
   useInput((input, key) => {
-    const command = keyCommand(ui().mode, input, key)
-    if (command) run(command)
+    for (const [one, oneKey] of splitKeys(input, key)) {
+      const command = keyCommand(ui().mode, one, oneKey)
+      if (command) run(command)
+    }
   })
 
   const state = ui()

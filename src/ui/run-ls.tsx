@@ -19,6 +19,8 @@ export interface RunLsOptions {
 
 export async function runLsApp(options: RunLsOptions): Promise<void> {
   const stdout = options.stdout ?? process.stdout
+  // Spelled out: ink spreads its options over the defaults, so `stdin: undefined` would mean no stdin.
+  const stdin = options.stdin ?? process.stdin
   let resume: {selected?: string; filter?: string; outcome?: Outcome} = {}
   for (;;) {
     let ended: LsExit = {kind: 'quit'}
@@ -31,8 +33,10 @@ export async function runLsApp(options: RunLsOptions): Promise<void> {
         initial={resume}
         onExit={(e) => (ended = e)}
       />,
-      // Incremental rendering rewrites only the lines that changed: no flicker at one refresh a second.
-      {stdout, stdin: options.stdin, incrementalRendering: true, exitOnCtrlC: true},
+      // Not incrementalRendering: in ink 6.8 it leaves stale lines when the frame loses a line (the
+      // activator banner going away). The default redraw is one write inside a synchronized-output
+      // block (DEC 2026), and the view stays shorter than the terminal, so it does not flicker.
+      {stdout, stdin, exitOnCtrlC: true},
     )
     await instance.waitUntilExit()
     const exit = ended as LsExit

@@ -80,6 +80,10 @@ describe('LsApp', () => {
     await until((f) => f.includes('✓ cache removed'), 'removed')
     expect(actions.remove).toHaveBeenCalledWith('cache')
     expect(frame()).not.toContain('[y/N]')
+    // One write of several keys, as tmux send-keys and a paste deliver them.
+    instance.stdin.write('/id\r')
+    await until((f) => f.includes('filter: id'), 'the filter kept')
+    expect(frame()).toMatch(/^> idler/m)
     instance.unmount()
   })
 
