@@ -5,7 +5,7 @@
  * - cold: connect -> first byte of sshd's banner with the container off; ctr's container is woken
  *   by its held socket, the baseline's by systemd-socket-activate, which waits for the first
  *   connection and then execs nspawn with the listening socket as fd 3.
- * - warm: the same with the container running.
+ * - warm: the same with the container running (3 per round, 1 s after the cold connection).
  * - memory: the activator's whole RSS (VmRSS) holding 1, 100 and 1000 ports (no container boots).
  *
  * Both schemes boot the same container tree on the same port, one after the other, so the page
@@ -32,6 +32,9 @@ export interface ActivatorBenchOptions {
   /** Held-port counts at which the activator's memory is read. */
   portCounts?: number[]
 }
+
+/** Warm connections timed per round (after the cold one, once the container settled). */
+const WARM_PER_ROUND = 3
 
 export interface ActivatorBench {
   runs: number
@@ -101,7 +104,17 @@ async function vmRss(pid: number): Promise<number> {
   return m ? Number(m[1]) * 1024 : NaN
 }
 
-/** One cold and one warm measurement of the baseline, then its container powered off. */
+/** Time the container has to finish booting after the cold connection before warm ones are timed. */
+const SETTLE_MS = 1000
+
+async function warmSamples(port: number, count: number): Promise<number[]> {
+  await sleep(SETTLE_MS)
+  const warm: number[] = []
+  for (let i = 0; i < count; i++) warm.push(await timeToFirstByte(port))
+  return warm
+}
+
+/** One cold and WARM_RUNS warm measurements of the baseline, then its container powered off. */
 async function baselineOnce(tree: string, port: number, warmRuns: number): Promise<{cold: number; warm: number[]}> {
   const argv = nspawnArgv({tree, machine: 'bench', hostHasSystemd: false})
   const child = spawn('systemd-socket-activate', ['-l', String(port), ...argv], {stdio: 'ignore'})
@@ -113,9 +126,7 @@ async function baselineOnce(tree: string, port: number, warmRuns: number): Promi
       await sleep(5)
     }
     const cold = await timeToFirstByte(port)
-    const warm: number[] = []
-    for (let i = 0; i < warmRuns; i++) warm.push(await timeToFirstByte(port))
-    return {cold, warm}
+    return {cold, warm: await warmSamples(port, warmRuns)}
   } finally {
     // By now the process is nspawn (exec'd in place): SIGTERM is an orderly poweroff.
     child.kill('SIGTERM')
@@ -127,9 +138,7 @@ async function ctrOnce(root: string, name: string, port: number, warmRuns: numbe
   await callActivator(root, {op: 'start', name, now: false})
   try {
     const cold = await timeToFirstByte(port)
-    const warm: number[] = []
-    for (let i = 0; i < warmRuns; i++) warm.push(await timeToFirstByte(port))
-    return {cold, warm}
+    return {cold, warm: await warmSamples(port, warmRuns)}
   } finally {
     await callActivator(root, {op: 'stop', name, keepPorts: false})
   }
@@ -190,11 +199,12 @@ export async function benchActivator(options: ActivatorBenchOptions): Promise<Ac
     for (let i = 0; i < runs; i++) {
       const order = i % 2 === 0 ? (['ctr', 'baseline'] as const) : (['baseline', 'ctr'] as const)
       for (const who of order) {
-        const r = who === 'ctr' ? await ctrOnce(root, name, port, 1) : await baselineOnce(tree, port, 1)
+        const r = who === 'ctr' ? await ctrOnce(root, name, port, WARM_PER_ROUND) : await baselineOnce(tree, port, WARM_PER_ROUND)
         cold[who].push(r.cold)
         warm[who].push(...r.warm)
       }
-      log(`activator: round ${i + 1}: cold ctr ${cold.ctr[i].toFixed(0)} ms, baseline ${cold.baseline[i].toFixed(0)} ms; warm ctr ${warm.ctr[i].toFixed(1)} ms, baseline ${warm.baseline[i].toFixed(1)} ms`)
+      const lastWarm = (xs: number[]) => median(xs.slice(-WARM_PER_ROUND)).toFixed(1)
+      log(`activator: round ${i + 1}: cold ctr ${cold.ctr[i].toFixed(0)} ms, baseline ${cold.baseline[i].toFixed(0)} ms; warm ctr ${lastWarm(warm.ctr)} ms, baseline ${lastWarm(warm.baseline)} ms`)
     }
   } finally {
     process.kill(activatorPid, 'SIGTERM')

@@ -76,10 +76,10 @@ describe.skipIf(reason)('activator (real nspawn, real sshd, real ssh)', () => {
   let keys: Awaited<ReturnType<typeof makeKeyPair>>
   let running: RunningActivator | undefined
   const log: string[] = []
-  const [PORT_A, PORT_B, PORT_A2, PORT_BUSY] = testPorts(4)
+  const [PORT_A, PORT_B, PORT_A2, PORT_BUSY, PORT_C] = testPorts(5)
 
   const startInProcess = async () => {
-    running = await startActivator({root, log: (m) => log.push(m), stopTimeoutMs: 20_000})
+    running = await startActivator({root, log: (m) => log.push(m), stopTimeoutMs: 20_000, idleCheckMs: 500})
   }
 
   beforeAll(async () => {
@@ -180,6 +180,22 @@ describe.skipIf(reason)('activator (real nspawn, real sshd, real ssh)', () => {
     const again = await startContainers(root, ['a', 'nope'], {now: false})
     expect(again.items.map((i) => i.error?.code)).toEqual(['RUNNING', 'NOT_FOUND'])
     expect((await statusOf(root, 'a')).ports.map((e) => e.port)).toEqual([PORT_A, PORT_A2])
+  })
+
+  it('idle: powered off after its idle timeout with no connection; an open session keeps it up', async () => {
+    await createContainer(root, {distro: 'debian', name: 'c', sshKeyFiles: [keys.pub], idleTimeoutSec: 2, ports: [{port: PORT_C, service: 'ssh'}]})
+    expect((await startContainers(root, ['c'], {now: false})).items[0].error).toBeUndefined()
+    const session = await ssh(keys.key, PORT_C, 'sleep 5; echo still here')
+    expect(session.stdout).toBe('still here')
+    expect((await statusOf(root, 'c')).state).toBe('running')
+    const idle = await waitFor('the idle poweroff', async () => {
+      const s = await statusOf(root, 'c')
+      return s.state === 'listening' && s.lastStopReason === 'idle' ? s : undefined
+    })
+    expect(idle.wakes).toBe(1)
+    expect(canBind(PORT_C).ok).toBe(false)
+    expect((await ssh(keys.key, PORT_C, 'true')).exitCode).toBe(0)
+    expect((await statusOf(root, 'c')).wakes).toBe(2)
   })
 
   it('the activator restarted while holding ports holds them again', async () => {
