@@ -14,6 +14,7 @@ import {readJson, writeJsonAtomic} from '../store/atomic.js'
 import {layout} from '../store/paths.js'
 import {HeldContainer, type HeldContext} from './held-container.js'
 import {establishedByPort, processParents, readTcpRows} from './proc.js'
+import {prepareTree} from './tree.js'
 import {SocketWatcher} from './watcher.js'
 
 export interface ActivatorOptions {
@@ -57,8 +58,7 @@ export class Activator {
       hostHasSystemd: hostHasSystemd(),
       stopTimeoutMs: options.stopTimeoutMs ?? 30_000,
       log: this.log,
-      // Loaded on first use: exec.ts brings execa, ~6 MB the activator need not pay while nothing boots.
-      prepareTree: async (record) => (await import('../rootfs/mount.js')).mountRootfs(this.root, record),
+      prepareTree: (record) => prepareTree(this.root, record),
       onReleased: (name) => {
         this.held.delete(name)
         if (!this.closing) this.persist()

@@ -43,3 +43,13 @@ describe('process trees', () => {
     expect(processTree(10, parents).sort()).toEqual([10, 11, 12, 14])
   })
 })
+
+describe('mount points', () => {
+  it('reads field 5 of mountinfo, unescaping octal', async () => {
+    const {mountPoints} = await import('../../../src/activator/tree.js')
+    const text = `22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/vda rw
+99 22 0:50 / /var/lib/ctr/containers/a\\040b/rootfs rw,relatime shared:40 - overlay overlay rw,lowerdir=/x
+`
+    expect(mountPoints(text)).toEqual(new Set(['/', '/var/lib/ctr/containers/a b/rootfs']))
+  })
+})
