@@ -14,7 +14,7 @@ import type {ContainerStatus, StopReason} from '../status/types.js'
 import type {ContainerRecord} from '../store/containers.js'
 import {dropQueued, isReadable} from '../sys/socket.js'
 import {armSockets, releaseSockets, sameSocket, type HeldSocket} from './held-sockets.js'
-import {containerLeader, processTree, residentBytes, type TcpRow} from './proc.js'
+import {containerLeader, processName, processTree, residentBytes, type TcpRow} from './proc.js'
 import {spawnNspawn} from './spawn-nspawn.js'
 import {afterExit, describeExit, type StopRequest} from './transitions.js'
 import type {SocketWatcher} from './watcher.js'
@@ -114,7 +114,8 @@ export class HeldContainer {
     this.child = spawned.child
     this.outputTail = spawned.outputTail
     this.bootStartedAt = Date.now()
-    this.ctx.log(`${this.name}: booting (pid ${spawned.pid}${triggerFd !== undefined ? ', on a connection' : ''})`)
+    const spawnedMs = (performance.now() - woken).toFixed(1)
+    this.ctx.log(`${this.name}: booting (pid ${spawned.pid}, nspawn spawned ${spawnedMs} ms after the ${triggerFd !== undefined ? 'connection' : 'request'})`)
     spawned.child.once('error', (error) => {
       this.ctx.log(`${this.name}: cannot run nspawn: ${error.message}`)
       this.finishExit(127, null)
@@ -145,7 +146,7 @@ export class HeldContainer {
   /** Power off (SIGTERM to nspawn = orderly poweroff; SIGKILL after the timeout). */
   async stop(request: StopRequest): Promise<void> {
     if (this.state === 'listening') {
-      if (!request.keepPorts) this.release()
+      if (!request.keepPorts) await this.release()
       return
     }
     this.stopRequest = request
@@ -163,11 +164,13 @@ export class HeldContainer {
     await exited
   }
 
-  /** Closes the held sockets; the container is no longer held. */
-  release(): void {
+  /** Closes the held sockets, once no poll holds them any more; the container is no longer held. */
+  async release(): Promise<void> {
     this.ctx.watcher.unwatch(this.name)
-    releaseSockets(this.sockets)
+    const sockets = this.sockets
     this.sockets = []
+    await this.ctx.watcher.settled()
+    releaseSockets(sockets)
     this.ctx.onReleased(this.name)
   }
 
@@ -184,10 +187,10 @@ export class HeldContainer {
     const dropped = this.sockets.filter((s) => !keep.includes(s))
     const watching = this.ctx.watcher.isWatching(this.name)
     this.ctx.watcher.unwatch(this.name)
-    releaseSockets(dropped)
     this.sockets = [...keep, ...added]
     this.record = record
     if (watching) this.listen()
+    void this.ctx.watcher.settled().then(() => releaseSockets(dropped))
   }
 
   private bootFailed(message: string): void {
@@ -195,15 +198,22 @@ export class HeldContainer {
     this.lastStopReason = 'boot-failed'
     this.ctx.log(`${this.name}: boot failed: ${message}`)
     for (const s of this.sockets) dropQueued(s.fd)
+    this.settle(this.stopRequest !== undefined && !this.stopRequest.keepPorts)
+  }
+
+  /** After an exit: hold and watch again, or release; then wake whoever waits for the exit. */
+  private settle(release: boolean): void {
     const waiters = this.exitWaiters.splice(0)
-    if (this.stopRequest && !this.stopRequest.keepPorts) {
-      this.stopRequest = undefined
-      this.release()
-    } else {
-      this.stopRequest = undefined
-      this.listen()
+    this.stopRequest = undefined
+    const done = () => {
+      for (const w of waiters) w()
     }
-    for (const w of waiters) w()
+    if (release) {
+      void this.release().then(done)
+    } else {
+      this.listen()
+      done()
+    }
   }
 
   private finishExit(code: number | null, signalName: NodeJS.Signals | null): void {
@@ -228,11 +238,7 @@ export class HeldContainer {
     }
     this.lastStopReason = decision.reason
     if (decision.reason === 'crashed') this.lastError = `systemd-nspawn ${describeExit(code, signalName)}`
-    this.stopRequest = undefined
-    const waiters = this.exitWaiters.splice(0)
-    if (decision.next === 'release') this.release()
-    else this.listen()
-    for (const w of waiters) w()
+    this.settle(decision.next === 'release')
   }
 
   /** Live status; ROWS is one read of /proc/net/tcp{,6}, PARENTS one scan of /proc. */
@@ -275,7 +281,10 @@ export class HeldContainer {
   async waitRunning(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
-      if (this.pid !== undefined && this.leaderPid() !== undefined) return
+      // Up once the container's PID 1 has exec'd its init: until then it is nspawn's own forked
+      // child (comm "systemd-nspawn"), and an init that cannot be exec'd ends nspawn instead.
+      const leader = this.leaderPid()
+      if (this.pid !== undefined && leader !== undefined && processName(leader) !== 'systemd-nspawn') return
       if (this.state === 'listening' && this.lastStopReason === 'boot-failed') {
         throw new CtrError('BOOT_FAILED', `${this.name} failed to boot`, {hints: this.lastError ? [this.lastError] : []})
       }

@@ -111,3 +111,12 @@ export function containerLeader(nspawnPid: number): number | undefined {
   }
   return undefined
 }
+
+/** /proc/PID/comm, or undefined when the process is gone. */
+export function processName(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+  } catch {
+    return undefined
+  }
+}

@@ -25,6 +25,7 @@ export class SocketWatcher {
   private running = false
   private closed = false
   private loopDone: Promise<void> = Promise.resolve()
+  private settledWaiters: Array<() => void> = []
 
   /** Watch FDS under KEY; when one is readable, the whole group is unwatched and ON_READABLE runs. */
   watch(key: string, fds: readonly number[], onReadable: OnReadable): void {
@@ -35,6 +36,16 @@ export class SocketWatcher {
 
   unwatch(key: string): void {
     if (this.groups.delete(key)) this.changed()
+  }
+
+  /**
+   * Resolves once the poll in flight no longer covers what was unwatched before: a pending poll
+   * holds a reference to every file it waits on (the kernel's poll table), so a socket closed
+   * before then stays bound, and its port busy, until that poll returns.
+   */
+  settled(): Promise<void> {
+    if (!this.running) return Promise.resolve()
+    return new Promise((resolve) => this.settledWaiters.push(resolve))
   }
 
   isWatching(key: string): boolean {
@@ -66,7 +77,10 @@ export class SocketWatcher {
           }
         }
         const set = pollSet(fds)
-        const n = await pollAsync(set, -1)
+        const pending = pollAsync(set, -1)
+        // The previous poll has returned and this one covers only the current set.
+        for (const resolve of this.settledWaiters.splice(0)) resolve()
+        const n = await pending
         if (n < 0) {
           // EINTR and the like: poll again with the current set.
           continue
@@ -102,6 +116,7 @@ export class SocketWatcher {
       }
     } finally {
       this.running = false
+      for (const resolve of this.settledWaiters.splice(0)) resolve()
     }
     // A watch() that raced with the loop's end starts a new loop.
     if (!this.closed && this.groups.size > 0) this.loopDone = this.loop()

@@ -233,6 +233,11 @@ describe.skipIf(reason)('activator (real nspawn, real sshd, real ssh)', () => {
     })
     expect(status.lastError).toMatch(/systemd-nspawn exit/)
     expect(canBind(PORT_A).ok).toBe(false)
+    // start --now reports the failure with nspawn's last lines, and keeps the ports held.
+    await stopContainers(root, ['a'], {keepPorts: false})
+    const now = await startContainers(root, ['a'], {now: true})
+    expect(now.items[0].error).toMatchObject({code: 'BOOT_FAILED', hints: [expect.stringContaining('execv(')]})
+    expect(canBind(PORT_A).ok).toBe(false)
     // stop without --hold lets the ports go.
     const stopped = await stopContainers(root, ['a'], {keepPorts: false})
     expect(stopped.items[0].error).toBeUndefined()

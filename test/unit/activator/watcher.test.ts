@@ -43,6 +43,23 @@ describe('SocketWatcher (one poll over every held socket)', () => {
     expect(fired).toEqual(['b', 'b again'])
   })
 
+  it('a socket unwatched is out of the pending poll once settled, so closing it frees its port at once', async () => {
+    watcher = new SocketWatcher()
+    const other = listenTcp(freePort(), '127.0.0.1')
+    fds.push(other)
+    watcher.watch('other', [other], () => {})
+    for (let i = 0; i < 10; i++) {
+      const port = freePort()
+      const fd = listenTcp(port, '127.0.0.1')
+      watcher.watch('x', [fd], () => {})
+      await sleep(10)
+      watcher.unwatch('x')
+      await watcher.settled()
+      closeFd(fd)
+      expect(canBind(port, '127.0.0.1').ok).toBe(true)
+    }
+  })
+
   it('holds many sockets with one pending poll (the libuv pool stays free)', async () => {
     watcher = new SocketWatcher()
     const ports: number[] = []
