@@ -8,6 +8,7 @@ import {realpathSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {setDebug} from '../log.js'
 import {stateRoot} from '../store/paths.js'
+import {closeInheritedFds} from '../sys/fds.js'
 import {startActivator} from './server.js'
 
 export async function runActivatorProcess(argv: readonly string[]): Promise<void> {
@@ -15,6 +16,8 @@ export async function runActivatorProcess(argv: readonly string[]): Promise<void
   const root = stateRoot(rootFlag >= 0 ? argv[rootFlag + 1] : undefined)
   if (argv.includes('--debug')) setDebug(true)
   const log = (message: string) => process.stdout.write(`${new Date().toISOString()} ${message}\n`)
+  const strays = closeInheritedFds()
+  if (strays.length > 0) log(`closed fds inherited from the parent: ${strays.join(', ')}`)
   const running = await startActivator({root, log})
   let stopping = false
   const stop = (signalName: string) => {

@@ -262,6 +262,10 @@ describe.skipIf(reason)('activator (real nspawn, real sshd, real ssh)', () => {
       expect(stopped.stderr).toMatch(/a is not started/)
       expect(stopped.exitCode).toBe(1)
       expect(canBind(PORT_B).ok).toBe(true)
+    } catch (error) {
+      const {readFile} = await import('node:fs/promises')
+      console.log(`background activator log:\n${await readFile(join(root, 'activator/activator.log'), 'utf8').catch(() => '(none)')}`)
+      throw error
     } finally {
       process.kill(pid, 'SIGTERM')
       await waitFor('the background activator to exit', () => {
