@@ -1,0 +1,151 @@
+/**
+ * `ctr ls` in a real terminal: the built CLI runs under tmux (its own server socket, so nothing of
+ * anyone else's tmux is touched), keys go in with send-keys, and the screen is read with
+ * capture-pane while a real Debian container is woken by a real ssh connection.
+ */
+import {readFile, rm} from 'node:fs/promises'
+import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {execa} from 'execa'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {startActivator, type RunningActivator} from '../../src/activator/server.js'
+import {createContainer} from '../../src/containers/create.js'
+import {startContainers} from '../../src/containers/lifecycle.js'
+import {canBind} from '../../src/sys/socket.js'
+import {CTR} from '../helpers/cli.js'
+import {destroyTestRoot, makeTestRoot, skipReason} from '../helpers/roots.js'
+import {makeKeyPair, ssh} from '../helpers/ssh.js'
+
+const tmuxMissing = (await execa('tmux', ['-V'], {reject: false}).catch(() => ({exitCode: 1}))).exitCode !== 0
+const reason = skipReason() ?? (tmuxMissing ? 'tmux is not installed; skipped' : undefined)
+if (reason) console.warn(`test/integration/ls-tmux.test.ts: ${reason}`)
+
+const SOCKET = `ctr-ls-test-${process.pid}`
+const SESSION = 'ctr-ls'
+
+function tmux(...args: string[]) {
+  return execa('tmux', ['-L', SOCKET, ...args], {reject: false})
+}
+
+async function screen(): Promise<string> {
+  return (await tmux('capture-pane', '-p', '-t', SESSION)).stdout
+}
+
+/** Polls the screen until it matches; returns every distinct screen seen on the way. */
+async function waitForScreen(pattern: RegExp, timeoutMs = 60_000): Promise<{last: string; seen: string[]}> {
+  const seen: string[] = []
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const text = await screen()
+    if (seen.at(-1) !== text) seen.push(text)
+    if (pattern.test(text)) return {last: text, seen}
+    if (Date.now() > deadline) throw new Error(`the screen never matched ${pattern}; it shows:\n${text}`)
+    await sleep(100)
+  }
+}
+
+function freePort(): number {
+  for (let port = 29000 + ((process.pid * 13) % 900); ; port++) if (canBind(port).ok) return port
+}
+
+describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real ssh)', () => {
+  let root: string
+  let keys: Awaited<ReturnType<typeof makeKeyPair>>
+  let activator: RunningActivator | undefined
+  let exitFile: string
+  const port = freePort()
+
+  beforeAll(async () => {
+    keys = await makeKeyPair()
+    root = await makeTestRoot()
+    await createContainer(root, {distro: 'debian', name: 'lsweb', sshKeyFiles: [keys.pub], ports: [{port, service: 'ssh'}]})
+    await createContainer(root, {distro: 'debian', name: 'lsidle', sshKeyFiles: [keys.pub]})
+    activator = await startActivator({root, stopTimeoutMs: 20_000})
+    const started = await startContainers(root, ['lsweb'], {now: false})
+    expect(started.items[0].error).toBeUndefined()
+    // The shell writes ctr's exit status to a file (tmux's pane_dead_status is not always filled in).
+    exitFile = join(root, 'ls-exit-status')
+    const command = `${CTR} ls --root ${root}; echo $? > ${exitFile}; sleep 600`
+    const created = await tmux('new-session', '-d', '-s', SESSION, '-x', '100', '-y', '30', command)
+    expect(created.stderr).toBe('')
+  })
+
+  afterAll(async () => {
+    await tmux('kill-session', '-t', SESSION)
+    await activator?.close()
+    if (root) await destroyTestRoot(root)
+    if (keys) await rm(keys.dir, {recursive: true, force: true})
+  })
+
+  it('shows the held container listening and the other stopped, with the totals', async () => {
+    const {last} = await waitForScreen(/lsweb\s+debian bookworm\s+listening/)
+    expect(last).toMatch(new RegExp(`lsweb\\s+debian bookworm\\s+listening\\s+\\*:${port}/ssh\\s+0\\s+0\\s`))
+    expect(last).toMatch(/lsidle\s+debian bookworm\s+stopped/)
+    expect(last).toContain('2 containers, 0 running, 1 held port')
+    expect(last).not.toContain('activator down')
+  })
+
+  it('follows a real ssh connection waking the container, with the connection and the wake counted', async () => {
+    const session = ssh(keys.key, port, 'sleep 6; echo done')
+    const woke = await waitForScreen(new RegExp(`lsweb\\s.*running\\s+\\*:${port}/ssh\\s+1\\s+1\\s`), 90_000)
+    // The lean profile accepts in a few hundred ms, less than one refresh: "booting" may not be caught.
+    expect(woke.seen[0]).toMatch(/lsweb\s.*listening/)
+    expect(woke.last).toMatch(/lsweb\s.*ago in \d+(ms|\.\d+s)/)
+    expect(woke.last).toContain('1 running')
+    expect(woke.last).toMatch(/lsweb\s.*\d+(\.\d)?M\s/)
+    expect((await session).stdout).toBe('done')
+    await waitForScreen(new RegExp(`lsweb\\s.*running\\s+\\*:${port}/ssh\\s+0\\s+1\\s`), 30_000)
+  })
+
+  it('filters by name as it is typed', async () => {
+    await tmux('send-keys', '-t', SESSION, '-l', '/lsw')
+    await waitForScreen(/\/lsw_/)
+    expect(await screen()).not.toMatch(/lsidle\s/)
+    await tmux('send-keys', '-t', SESSION, 'Enter')
+    const {last} = await waitForScreen(/filter: lsw/)
+    expect(last).toMatch(/^> lsweb/m)
+  })
+
+  it('opens the detail pane with the journal of the boot, and closes it', async () => {
+    await tmux('send-keys', '-t', SESSION, 'Enter')
+    const {last} = await waitForScreen(/journal\s*│[\s\S]*(Started|Reached|systemd)/, 20_000)
+    expect(last).toMatch(/lsweb \(debian bookworm, \w+\)/)
+    expect(last).toMatch(/storage:\s+overlay/)
+    await tmux('send-keys', '-t', SESSION, 'Escape')
+    await waitForScreen(/^(?![\s\S]*storage:)[\s\S]*q quit/)
+  })
+
+  it('follows the logs with l and comes back on Ctrl-C', async () => {
+    await tmux('send-keys', '-t', SESSION, 'l')
+    // The journal scrolls the header away: wait for its lines, with the view gone.
+    await waitForScreen(/^(?![\s\S]*q quit)[\s\S]*lsweb (systemd|sshd)\[\d+\]:/, 20_000)
+    await tmux('send-keys', '-t', SESSION, 'C-c')
+    const {last} = await waitForScreen(/✓ back from the journal of lsweb[\s\S]*q quit/, 20_000)
+    expect(last).not.toContain('-- journal of')
+    expect(last).toMatch(/^> lsweb/m)
+  })
+
+  it('stops the container with x and reports the outcome', async () => {
+    await tmux('send-keys', '-t', SESSION, 'x')
+    const {last} = await waitForScreen(/✓ lsweb stopped/, 60_000)
+    expect(last).not.toContain('✗')
+    await waitForScreen(/lsweb\s+debian bookworm\s+stopped/, 10_000)
+  })
+
+  it('shows a failing action in the view and keeps running', async () => {
+    await tmux('send-keys', '-t', SESSION, 'x')
+    await waitForScreen(/✗ stop lsweb failed: .*not started/, 20_000)
+    await tmux('send-keys', '-t', SESSION, 'Escape')
+    await waitForScreen(/lsidle\s+debian bookworm\s+stopped/, 10_000)
+  })
+
+  it('quits on q', async () => {
+    await tmux('send-keys', '-t', SESSION, 'q')
+    let status: string | undefined
+    for (let i = 0; i < 100 && status === undefined; i++) {
+      status = await readFile(exitFile, 'utf8').catch(() => undefined)
+      await sleep(100)
+    }
+    expect(status?.trim(), `ctr ls did not exit on q; the screen shows:\n${await screen()}`).toBe('0')
+  })
+})
