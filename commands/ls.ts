@@ -25,13 +25,15 @@ When stdout is not a terminal (a pipe, a file), or with --json or -q, it prints 
 
   async run(): Promise<StatusReport> {
     const {flags, root} = await this.parseCommon(Ls)
-    const fetchStatus = () => getStatus(root)
+    let last: StatusReport | undefined
+    const fetchStatus = async () => (last = await getStatus(root))
     // Keys need a terminal on stdin too; a pipe on either side gets the table.
     if (process.stdout.isTTY && process.stdin.isTTY && !this.jsonEnabled() && !flags.quiet) {
       // Loaded only here: ink and React stay out of every other path (pipes, --json, the activator).
       const [{runLsApp}, {engineActions}] = await Promise.all([import('../src/ui/run-ls.js'), import('../src/ui/engine-actions.js')])
       await runLsApp({fetchStatus, actions: engineActions(root), color: colorWanted()})
-      return fetchStatus()
+      // What the view showed last: quitting must not wait for one more answer from the activator.
+      return last ?? {live: false, containers: []}
     }
     const report = await fetchStatus()
     if (this.jsonEnabled()) return report
