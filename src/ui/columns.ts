@@ -55,17 +55,20 @@ export interface LaidOutColumn {
   useShort: boolean
 }
 
-/** The columns to show within `width` characters, given the rows they must hold. */
+/**
+ * The columns to show within `width` characters, given the rows they must hold. Names and ports
+ * are cut only as a last resort: a cut name or port is wrong, a dropped column is just absent.
+ */
 export function layoutColumns(containers: ContainerStatus[], width: number, now: number): LaidOutColumn[] {
   const measured = COLUMNS.map((spec) => measure(spec, containers, now))
   let shown = measured
   for (const drop of [undefined, ...DROP_ORDER]) {
     if (drop) shown = shown.filter((m) => m.spec.id !== drop)
-    const fitted = fit(shown, width)
+    const fitted = fit(shown, width, false)
     if (fitted) return fitted
   }
-  // Even NAME, STATE and PORTS at their smallest do not fit: show them anyway, the row is cut.
-  return shown.map((m) => ({...base(m.spec), width: m.min, useShort: m.short < m.full}))
+  // NAME, STATE and PORTS whole do not fit: cut them, or at their smallest let the row be cut.
+  return fit(shown, width, true) ?? shown.map((m) => ({...base(m.spec), width: m.min, useShort: m.short < m.full}))
 }
 
 /** The text of one cell at its laid-out width, padded and aligned. */
@@ -104,13 +107,14 @@ function measure(spec: ColumnSpec, containers: ContainerStatus[], now: number): 
   return {spec, full, short, min}
 }
 
-/** Widths for these columns within `width`, shrinking what may shrink; undefined when they cannot fit. */
-function fit(shown: Measured[], width: number): LaidOutColumn[] | undefined {
+/** Widths for these columns within `width` (short forms, and cuts when CUT); undefined when they cannot fit. */
+function fit(shown: Measured[], width: number, cut: boolean): LaidOutColumn[] | undefined {
   const gaps = COLUMN_GAP * Math.max(0, shown.length - 1)
   const widths = shown.map((m) => m.full)
   let excess = sum(widths) + gaps - width
   if (excess <= 0) return shown.map((m, i) => ({...base(m.spec), width: widths[i], useShort: false}))
-  if (sum(shown.map((m) => m.min)) + gaps > width) return undefined
+  const least = shown.map((m) => (cut ? m.min : m.short))
+  if (sum(least) + gaps > width) return undefined
   // Short renderings first (they lose the least), then cut the widest shrinkable column, one at a time.
   const useShort = shown.map(() => false)
   shown.forEach((m, i) => {
@@ -123,7 +127,7 @@ function fit(shown: Measured[], width: number): LaidOutColumn[] | undefined {
   while (excess > 0) {
     let widest = -1
     shown.forEach((m, i) => {
-      if (widths[i] > m.min && (widest < 0 || widths[i] - m.min > widths[widest] - shown[widest].min)) widest = i
+      if (widths[i] > least[i] && (widest < 0 || widths[i] - least[i] > widths[widest] - least[widest])) widest = i
     })
     widths[widest]--
     excess--

@@ -10,7 +10,6 @@ interface DetailPaneProps {
   details?: ContainerDetails
   error?: string
   now: number
-  width: number
   /** Journal lines that fit; the newest are kept. */
   journalLines: number
   color: boolean
@@ -29,12 +28,12 @@ export function statusFacts(c: ContainerStatus, now: number): Array<[string, str
   return facts
 }
 
-export function DetailPane({container, details, error, now, width, journalLines, color}: DetailPaneProps) {
+export function DetailPane({container, details, error, now, journalLines, color}: DetailPaneProps) {
   const facts = [...statusFacts(container, now), ...(details?.settings ?? [])]
   const labelWidth = Math.max(...facts.map(([label]) => label.length)) + 2
   const journal = details ? details.journal.slice(-Math.max(0, journalLines)) : []
   return (
-    <Box flexDirection="column" borderStyle="single" borderColor={paint('cyan', color)} paddingX={1} width={width}>
+    <Box flexDirection="column" borderStyle="single" borderColor={paint('cyan', color)} paddingX={1}>
       <Text bold={color} wrap="truncate-end">
         {container.name} ({`${container.distro} ${container.release}`.trim()}, {container.profile})
       </Text>

@@ -50,8 +50,11 @@ export function LsView(props: LsViewProps) {
   const window = scrollWindow(shown, selectedIndex, Math.max(1, rowBudget))
   const journalLines = Math.max(1, height - chrome - detailLines - window.rows.length)
 
+  // No fixed width on the boxes: on a resize ink redraws the last tree at the new terminal width
+  // before React renders again; a fixed width would wrap every line then and leave stale rows behind.
+  // The lines are laid out for `width` and truncate at the terminal's edge.
   return (
-    <Box flexDirection="column" width={width}>
+    <Box flexDirection="column">
       {report.live ? null : <ActivatorBanner color={color} />}
       {props.fetchError ? <FetchErrorLine message={props.fetchError} color={color} /> : null}
       <HeaderRow columns={columns} color={color} />
@@ -68,7 +71,6 @@ export function LsView(props: LsViewProps) {
           details={mode.details}
           error={mode.error}
           now={now}
-          width={width}
           journalLines={journalLines}
           color={color}
         />

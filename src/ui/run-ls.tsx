@@ -31,6 +31,10 @@ export async function runLsApp(options: RunLsOptions): Promise<void> {
   // that late SIGINT kill ctr. In the view Ctrl-C is a key (raw mode); a SIGINT from elsewhere quits.
   const onInterrupt = () => (follower ? follower.abort() : view?.unmount())
   process.on('SIGINT', onInterrupt)
+  // The terminal reflows the old frame on a resize, so ink's line-by-line erase misses some of it
+  // and stale rows stay above the new frame. Wipe the screen first (before ink's own listener runs).
+  const onResize = () => view && stdout.write(CLEAR_SCREEN)
+  stdout.prependListener('resize', onResize)
   try {
     let resume: {selected?: string; filter?: string; outcome?: Outcome} = {}
     for (;;) {
@@ -65,6 +69,7 @@ export async function runLsApp(options: RunLsOptions): Promise<void> {
     }
   } finally {
     process.off('SIGINT', onInterrupt)
+    stdout.off('resize', onResize)
   }
 }
 

@@ -97,6 +97,16 @@ describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real s
     await waitForScreen(new RegExp(`lsweb\\s.*running\\s+\\*:${port}/ssh\\s+0\\s+1\\s`), 30_000)
   })
 
+  it('fits the terminal when it narrows to 80 columns', async () => {
+    await tmux('resize-window', '-t', SESSION, '-x', '80', '-y', '30')
+    const {last} = await waitForScreen(/^ {2}NAME\s+(DISTRO\s+)?STATE\s+PORTS(?![\s\S]*WAKES)/m, 10_000)
+    for (const line of last.split('\n')) expect(line.length).toBeLessThanOrEqual(80)
+    // The 100-column frame is gone, not left wrapped above the new one.
+    expect(last.match(/NAME/g)).toHaveLength(1)
+    expect(last).toMatch(new RegExp(`lsweb\\s.*running\\s+\\*:${port}/ssh`))
+    expect(last).toContain('q quit')
+  })
+
   it('filters by name as it is typed', async () => {
     await tmux('send-keys', '-t', SESSION, '-l', '/lsw')
     await waitForScreen(/\/lsw_/)
