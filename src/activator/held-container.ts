@@ -169,7 +169,7 @@ export class HeldContainer {
     this.ctx.watcher.unwatch(this.name)
     const sockets = this.sockets
     this.sockets = []
-    await this.ctx.watcher.settled()
+    await this.ctx.watcher.settled(sockets.map((s) => s.fd))
     releaseSockets(sockets)
     this.ctx.onReleased(this.name)
   }
@@ -190,7 +190,7 @@ export class HeldContainer {
     this.sockets = [...keep, ...added]
     this.record = record
     if (watching) this.listen()
-    void this.ctx.watcher.settled().then(() => releaseSockets(dropped))
+    void this.ctx.watcher.settled(dropped.map((s) => s.fd)).then(() => releaseSockets(dropped))
   }
 
   private bootFailed(message: string): void {

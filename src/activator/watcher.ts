@@ -26,6 +26,8 @@ export class SocketWatcher {
   private closed = false
   private loopDone: Promise<void> = Promise.resolve()
   private settledWaiters: Array<() => void> = []
+  /** The fds of the poll in flight. */
+  private inFlight = new Set<number>()
 
   /** Watch FDS under KEY; when one is readable, the whole group is unwatched and ON_READABLE runs. */
   watch(key: string, fds: readonly number[], onReadable: OnReadable): void {
@@ -43,8 +45,10 @@ export class SocketWatcher {
    * holds a reference to every file it waits on (the kernel's poll table), so a socket closed
    * before then stays bound, and its port busy, until that poll returns.
    */
-  settled(): Promise<void> {
-    if (!this.running) return Promise.resolve()
+  settled(fds: readonly number[]): Promise<void> {
+    if (!this.running || !fds.some((fd) => this.inFlight.has(fd))) return Promise.resolve()
+    // Make the poll return and rebuild without them, even when nothing else changes.
+    signalEventFd(this.wakeFd)
     return new Promise((resolve) => this.settledWaiters.push(resolve))
   }
 
@@ -77,6 +81,7 @@ export class SocketWatcher {
           }
         }
         const set = pollSet(fds)
+        this.inFlight = new Set(fds)
         const pending = pollAsync(set, -1)
         // The previous poll has returned and this one covers only the current set.
         for (const resolve of this.settledWaiters.splice(0)) resolve()
@@ -116,6 +121,7 @@ export class SocketWatcher {
       }
     } finally {
       this.running = false
+      this.inFlight = new Set()
       for (const resolve of this.settledWaiters.splice(0)) resolve()
     }
     // A watch() that raced with the loop's end starts a new loop.

@@ -54,10 +54,20 @@ describe('SocketWatcher (one poll over every held socket)', () => {
       watcher.watch('x', [fd], () => {})
       await sleep(10)
       watcher.unwatch('x')
-      await watcher.settled()
+      await watcher.settled([fd])
       closeFd(fd)
       expect(canBind(port, '127.0.0.1').ok).toBe(true)
     }
+  })
+
+  it('settling on sockets the poll does not hold resolves at once (a container that was booted)', async () => {
+    watcher = new SocketWatcher()
+    const other = listenTcp(freePort(), '127.0.0.1')
+    const booted = listenTcp(freePort(), '127.0.0.1')
+    fds.push(other, booted)
+    watcher.watch('other', [other], () => {})
+    await sleep(20)
+    await watcher.settled([booted])
   })
 
   it('holds many sockets with one pending poll (the libuv pool stays free)', async () => {
