@@ -77,10 +77,11 @@ export function daemonEntry(): string {
 /**
  * Node flags of the daemon, which holds sockets, not data, for as long as the host runs: a small
  * young generation, and no JIT (about 6 MB less code and compiler memory; the activator's own
- * JavaScript runs a few times per connection, and a boot is spent in nspawn, not here). With them,
+ * JavaScript runs a few times per connection, and a boot is spent in nspawn, not here; no WebAssembly,
+ * which --jitless would otherwise warn about). With them,
  * 1000 held ports cost about 55 MB in all (`npm run bench`).
  */
-export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--jitless']
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--jitless', '--no-expose-wasm']
 
 /** argv (after node) of the activator process for ROOT. */
 export function daemonArgs(root: string, debugOn = isDebug()): string[] {
