@@ -4,7 +4,7 @@ import {runShell} from '../src/containers/shell.js'
 
 export default class Shell extends CtrCommand {
   static summary = 'A root shell inside a container (booting it first if it sleeps).'
-  static description = 'Enters every namespace of the container\'s PID 1 (nsenter). With a command after NAME, runs that instead of a login shell and exits with its status.'
+  static description = 'Enters every namespace of the container\'s PID 1 (nsenter). A sleeping container is booted first; one that is not started is started (its ports held) and booted. With a command after NAME, runs that instead of a login shell and exits with its status.'
   static enableJsonFlag = false
   static strict = false
   static examples = [

@@ -13,6 +13,7 @@ import {getContainer, readContainer, type ContainerRecord} from '../store/contai
 import {readJson, writeJsonAtomic} from '../store/atomic.js'
 import {layout} from '../store/paths.js'
 import {HeldContainer, type HeldContext} from './held-container.js'
+import {powerOffOrphans} from './orphans.js'
 import {establishedByPort, processParents, readTcpRows} from './proc.js'
 import {prepareTree} from './tree.js'
 import {SocketWatcher} from './watcher.js'
@@ -72,6 +73,8 @@ export class Activator {
     const restored: string[] = []
     for (const name of file?.containers ?? []) {
       try {
+        const orphans = await powerOffOrphans(this.root, name, this.ctx.stopTimeoutMs)
+        if (orphans.length > 0) this.log(`${name}: powered off nspawn ${orphans.join(', ')}, left running by an earlier activator`)
         await this.hold(name, {now: false, persist: false})
         restored.push(name)
       } catch (error) {
@@ -127,9 +130,9 @@ export class Activator {
   async wake(name: string): Promise<{pid: number; leader: number}> {
     return this.serial(name, async () => {
       let c = this.held.get(name)
-      if (!c) c = await this.hold(name, {now: false, persist: true})
-      if (c.state === 'listening') void c.boot()
-      await c.waitRunning(60_000)
+      if (!c) c = await this.hold(name, {now: true, persist: true})
+      else if (c.state === 'listening') await this.bootNow(c)
+      else await c.waitRunning(60_000)
       return {pid: c.nspawnPid!, leader: c.leaderPid()!}
     })
   }

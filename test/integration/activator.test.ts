@@ -278,4 +278,37 @@ describe.skipIf(reason)('activator (real nspawn, real sshd, real ssh)', () => {
       })
     }
   })
+  it('an activator killed while a container runs: the next one powers the orphan off and holds the ports again', async () => {
+    const {readFileSync} = await import('node:fs')
+    const lockPid = () => Number(readFileSync(join(root, 'activator/activator.lock'), 'utf8'))
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    expect((await ctr(root, ['start', 'b'])).exitCode).toBe(0)
+    let pid = lockPid()
+    try {
+      expect((await ssh(keys.key, PORT_B, 'true')).exitCode).toBe(0)
+      const [orphan] = await nspawnPidsFor(containerPaths(root, 'b').rootfs)
+      expect(orphan).toBeGreaterThan(0)
+      process.kill(pid, 'SIGKILL')
+      await waitFor('the activator to die', () => (alive(pid) ? undefined : true))
+      // nspawn runs in its own session: it outlives the activator, and keeps the port.
+      expect(alive(orphan)).toBe(true)
+      const again = await ctr(root, ['start', 'b'])
+      expect(again.stdout).toMatch(/started the activator/)
+      expect(again.exitCode).toBe(0)
+      pid = lockPid()
+      expect(alive(orphan)).toBe(false)
+      expect((await statusOf(root, 'b')).state).toBe('listening')
+      expect((await ssh(keys.key, PORT_B, 'true')).exitCode).toBe(0)
+    } finally {
+      process.kill(pid, 'SIGTERM')
+      await waitFor('the background activator to exit', () => (alive(pid) ? undefined : true))
+    }
+  })
 })
