@@ -44,6 +44,9 @@ const COLUMNS: ColumnSpec[] = [
 /** First dropped first. */
 export const DROP_ORDER: ColumnId[] = ['wakes', 'distro', 'uptime', 'lastWake', 'idle', 'conn', 'memory']
 
+/** Short renderings, first used first: the wake's duration goes before why a container stopped. */
+const SHORT_ORDER: ColumnId[] = ['lastWake', 'state']
+
 export const COLUMN_GAP = 2
 
 export interface LaidOutColumn {
@@ -117,13 +120,15 @@ function fit(shown: Measured[], width: number, cut: boolean): LaidOutColumn[] | 
   if (sum(least) + gaps > width) return undefined
   // Short renderings first (they lose the least), then cut the widest shrinkable column, one at a time.
   const useShort = shown.map(() => false)
-  shown.forEach((m, i) => {
-    if (excess > 0 && m.short < m.full) {
+  for (const id of SHORT_ORDER) {
+    const i = shown.findIndex((m) => m.spec.id === id)
+    const m = shown[i]
+    if (excess > 0 && m && m.short < m.full) {
       excess -= m.full - m.short
       widths[i] = m.short
       useShort[i] = true
     }
-  })
+  }
   while (excess > 0) {
     let widest = -1
     shown.forEach((m, i) => {

@@ -21,6 +21,8 @@ const reason = skipReason() ?? (tmuxMissing ? 'tmux is not installed; skipped' :
 if (reason) console.warn(`test/integration/ls-tmux.test.ts: ${reason}`)
 
 const SOCKET = `ctr-ls-test-${process.pid}`
+/** Idle timeout of the woken container: long enough for the steps that need it up, short to wait out. */
+const IDLE_SEC = 10
 const SESSION = 'ctr-ls'
 
 function tmux(...args: string[]) {
@@ -58,9 +60,9 @@ describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real s
   beforeAll(async () => {
     keys = await makeKeyPair()
     root = await makeTestRoot()
-    await createContainer(root, {distro: 'debian', name: 'lsweb', sshKeyFiles: [keys.pub], ports: [{port, service: 'ssh'}]})
+    await createContainer(root, {distro: 'debian', name: 'lsweb', sshKeyFiles: [keys.pub], ports: [{port, service: 'ssh'}], idleTimeoutSec: IDLE_SEC})
     await createContainer(root, {distro: 'debian', name: 'lsidle', sshKeyFiles: [keys.pub]})
-    activator = await startActivator({root, stopTimeoutMs: 20_000})
+    activator = await startActivator({root, stopTimeoutMs: 20_000, idleCheckMs: 500})
     const started = await startContainers(root, ['lsweb'], {now: false})
     expect(started.items[0].error).toBeUndefined()
     // The shell writes ctr's exit status to a file (tmux's pane_dead_status is not always filled in).
@@ -97,13 +99,20 @@ describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real s
     await waitForScreen(new RegExp(`lsweb\\s.*running\\s+\\*:${port}/ssh\\s+0\\s+1\\s`), 30_000)
   })
 
+  it('counts down the idle timeout once the session ends, then shows it powered off for idleness', async () => {
+    const counting = await waitForScreen(/lsweb\s.*running.*\s\d+s\n/, 15_000)
+    expect(counting.last).toMatch(/lsweb\s.*running.*\s(10|[1-9])s\n/)
+    const {last} = await waitForScreen(/lsweb\s.*listening \(idle\)/, 30_000)
+    expect(last).toContain('0 running, 1 held port')
+  })
+
   it('fits the terminal when it narrows to 80 columns', async () => {
     await tmux('resize-window', '-t', SESSION, '-x', '80', '-y', '30')
     const {last} = await waitForScreen(/^ {2}NAME\s+(DISTRO\s+)?STATE\s+PORTS(?![\s\S]*WAKES)/m, 10_000)
     for (const line of last.split('\n')) expect(line.length).toBeLessThanOrEqual(80)
     // The 100-column frame is gone, not left wrapped above the new one.
     expect(last.match(/NAME/g)).toHaveLength(1)
-    expect(last).toMatch(new RegExp(`lsweb\\s.*running\\s+\\*:${port}/ssh`))
+    expect(last).toMatch(new RegExp(`lsweb\\s.*listening( \\(idle\\))?\\s+\\*:${port}/ssh`))
     expect(last).toContain('q quit')
   })
 
@@ -135,6 +144,12 @@ describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real s
     expect(last).toMatch(/^> lsweb/m)
   })
 
+  it('boots the sleeping container with s', async () => {
+    await tmux('send-keys', '-t', SESSION, 's')
+    await waitForScreen(/✓ lsweb booted/, 60_000)
+    await waitForScreen(/lsweb\s.*running/, 10_000)
+  })
+
   it('stops the container with x and reports the outcome', async () => {
     await tmux('send-keys', '-t', SESSION, 'x')
     const {last} = await waitForScreen(/✓ lsweb stopped/, 60_000)
@@ -145,8 +160,25 @@ describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real s
   it('shows a failing action in the view and keeps running', async () => {
     await tmux('send-keys', '-t', SESSION, 'x')
     await waitForScreen(/✗ stop lsweb failed: .*not started/, 20_000)
+  })
+
+  it('restarts a stopped container with r: booted at once', async () => {
+    await tmux('send-keys', '-t', SESSION, 'r')
+    await waitForScreen(/✓ lsweb restarted/, 60_000)
+    await waitForScreen(/lsweb\s.*running/, 10_000)
+    await tmux('send-keys', '-t', SESSION, 'x')
+    await waitForScreen(/lsweb\s+debian bookworm\s+stopped/, 60_000)
+  })
+
+  it('removes a container with d after asking', async () => {
     await tmux('send-keys', '-t', SESSION, 'Escape')
-    await waitForScreen(/lsidle\s+debian bookworm\s+stopped/, 10_000)
+    await waitForScreen(/^ {2}lsidle\s+debian bookworm\s+stopped/m, 10_000)
+    await tmux('send-keys', '-t', SESSION, 'k', 'd')
+    await waitForScreen(/remove lsidle and its files\? \[y\/N\]/, 10_000)
+    await tmux('send-keys', '-t', SESSION, 'y')
+    const {last} = await waitForScreen(/✓ lsidle removed/, 30_000)
+    await waitForScreen(/^(?![\s\S]*lsidle\s+debian)[\s\S]*1 container,/, 10_000)
+    expect(last).not.toContain('✗')
   })
 
   it('quits on q', async () => {

@@ -24,11 +24,13 @@ describe('LsView', () => {
   it('shows every state with its figures, the selection and the totals', () => {
     const frame = view()
     expect(lines(frame)[0]).toMatch(/^ {2}NAME\s+DISTRO\s+STATE\s+PORTS\s+CONN\s+WAKES\s+LAST WAKE\s+UP\s+MEM\s+IDLE$/)
-    expect(frame).toMatch(/^> web\s+debian 12\s+running\s+\*:2201\/ssh\s+2\s+7\s+3m00s ago in 840ms\s+3m00s\s+23\.4M\s+in use$/m)
-    expect(frame).toMatch(/^ {2}db\s.*running.*1h00m ago in 1\.25s\s+1h00m\s+41\.0M\s+4m10s$/m)
+    expect(frame).toMatch(/^> web\s+debian 12\s+running\s+\*:2201\/ssh\s+2\s+7\s+3m00s ago\s+3m00s\s+23\.4M\s+in use$/m)
+    expect(frame).toMatch(/^ {2}db\s.*running.*1h00m ago\s+1h00m\s+41\.0M\s+4m10s$/m)
+    expect(frame).toMatch(/^ {2}idler\s.*listening \(idle\)\s/m)
+    // Wider, the wake's duration shows too.
+    expect(view({width: 120})).toMatch(/^> web\s.*3m00s ago in 840ms\s+3m00s/m)
     expect(frame).toMatch(/^ {2}cache\s.*booting\s+\*:2203\/ssh\s+1\s+3\s/m)
     expect(frame).toMatch(/^ {2}queue\s.*stopping\s/m)
-    expect(frame).toMatch(/^ {2}idler\s.*listening\s/m)
     expect(frame).toMatch(/^ {2}old\s+fedora 41\s+stopped\s/m)
     expect(frame).toContain('6 containers, 2 running, 5 held ports, 64.4M in use')
     expect(frame).toContain('s start')
