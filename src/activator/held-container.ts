@@ -15,6 +15,7 @@ import type {ContainerRecord} from '../store/containers.js'
 import {dropQueued, isReadable} from '../sys/socket.js'
 import {armSockets, releaseSockets, sameSocket, type HeldSocket} from './held-sockets.js'
 import {containerLeader, processName, processTree, residentBytes, type TcpRow} from './proc.js'
+import {consoleLog} from './protocol.js'
 import {spawnNspawn} from './spawn-nspawn.js'
 import {afterExit, describeExit, type StopRequest} from './transitions.js'
 import type {SocketWatcher} from './watcher.js'
@@ -34,7 +35,7 @@ export interface HeldContext {
 }
 
 /** How often the accept queue is looked at while a woken container boots. */
-const WAKE_PROBE_MS = 2
+const WAKE_PROBE_MS = 5
 /** A container up this long has booted, even if no connection measured it. */
 const SERVED_AFTER_MS = 15_000
 
@@ -49,7 +50,7 @@ export class HeldContainer {
   private killTimer?: NodeJS.Timeout
   private wakeProbe?: NodeJS.Timeout
   private exitWaiters: Array<() => void> = []
-  private outputTail: () => string[] = () => []
+  private outputTail: (lines?: number) => string[] = () => []
   wakes = 0
   lastWakeAt?: string
   lastWakeMs?: number
@@ -110,6 +111,7 @@ export class HeldContainer {
     const spawned = spawnNspawn(
       argv,
       this.sockets.map((s) => s.fd),
+      consoleLog(this.ctx.root, this.name),
     )
     this.child = spawned.child
     this.outputTail = spawned.outputTail
@@ -222,7 +224,8 @@ export class HeldContainer {
     clearTimeout(this.wakeProbe)
     const ranMs = this.bootStartedAt === undefined ? 0 : Date.now() - this.bootStartedAt
     const decision = afterExit({code, signal: signalName, stopRequest: this.stopRequest, served: this.served || ranMs > SERVED_AFTER_MS})
-    const output = this.outputTail()
+    // nspawn 252 prints this at every exit on a host without systemd; it says nothing about the boot.
+    const output = this.outputTail(10).filter((line) => !line.startsWith('Attempted to remove disk file system under'))
     this.child = undefined
     this.pid = undefined
     this.bootStartedAt = undefined
@@ -233,7 +236,7 @@ export class HeldContainer {
       return
     }
     if (decision.reason === 'boot-failed') {
-      this.bootFailed(`systemd-nspawn ${describeExit(code, signalName)}${output.length ? `; its last output:\n${output.slice(-8).join('\n')}` : ''}`)
+      this.bootFailed(`systemd-nspawn ${describeExit(code, signalName)}${output.length ? `; its last output:\n${output.join('\n')}` : ''}`)
       return
     }
     this.lastStopReason = decision.reason

@@ -39,3 +39,8 @@ export function activatorLog(root: string): string {
 export function activatorLockFile(root: string): string {
   return join(layout(root).activatorDir, 'activator.lock')
 }
+
+/** What nspawn and the container's console printed during its last boot. */
+export function consoleLog(root: string, name: string): string {
+  return join(layout(root).activatorDir, `${name}.console.log`)
+}

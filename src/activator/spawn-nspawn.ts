@@ -9,6 +9,7 @@
  * spawned here directly rather than through exec.ts's run().
  */
 import {spawn, type ChildProcess} from 'node:child_process'
+import {closeSync, openSync, readFileSync} from 'node:fs'
 import {debug} from '../log.js'
 
 export const TRAMPOLINE = 'export LISTEN_PID=$$ LISTEN_FDS=$1; shift; exec "$@"'
@@ -20,8 +21,8 @@ export function trampolineArgv(nspawnArgv: readonly string[], fdCount: number): 
 }
 
 /** The spawn stdio array: index k is the child's fd k, so FDS land on 3, 4, ... in order. */
-export function stdioWithFds(fds: readonly number[]): ['ignore', 'pipe', 'pipe', ...number[]] {
-  return ['ignore', 'pipe', 'pipe', ...fds]
+export function stdioWithFds(fds: readonly number[], output: number): ['ignore', number, number, ...number[]] {
+  return ['ignore', output, output, ...fds]
 }
 
 /**
@@ -36,40 +37,42 @@ export interface SpawnedContainer {
   child: ChildProcess
   pid: number
   /** The last lines nspawn and the container's console printed (for a boot failure report). */
-  outputTail: () => string[]
+  outputTail: (lines?: number) => string[]
 }
 
-const TAIL_LINES = 20
-
 /**
- * Spawns nspawn with FDS as its fds 3... Its own process group (detached) keeps a Ctrl-C meant for
- * a foreground `ctr activator` from reaching containers; the activator powers them off itself.
+ * Spawns nspawn with FDS as its fds 3.., its output (nspawn's own messages and the container's
+ * console) going straight into CONSOLE_LOG, truncated at each boot: the kernel writes it, so the
+ * activator spends nothing on it while the container boots, and reads it only after a failure.
+ * Its own session (detached) keeps a Ctrl-C meant for a foreground `ctr activator` from reaching
+ * containers; the activator powers them off itself.
  */
-export function spawnNspawn(nspawnArgv: readonly string[], fds: readonly number[], onLine?: (line: string) => void): SpawnedContainer {
+export function spawnNspawn(nspawnArgv: readonly string[], fds: readonly number[], consoleLog: string): SpawnedContainer {
   const argv = trampolineArgv(nspawnArgv, fds.length)
-  debug(`+ ${fds.length > 0 ? `LISTEN_FDS=${fds.length} (fds ${fds.join(',')} as 3..) ` : ''}${nspawnArgv.join(' ')}`)
-  const child = spawn(argv[0], argv.slice(1), {stdio: stdioWithFds(fds), env: nspawnEnv(), detached: true})
-  const lines: string[] = []
-  for (const stream of [child.stdout, child.stderr]) {
-    let pending = ''
-    stream?.setEncoding('utf8')
-    stream?.on('data', (chunk: string) => {
-      pending += chunk
-      const parts = pending.split(/\r?\n/)
-      pending = parts.pop() ?? ''
-      for (const line of parts) {
-        // The console speaks ANSI colours; the report does not need them.
-        const clean = line.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').trimEnd()
-        if (!clean) continue
-        lines.push(clean)
-        if (lines.length > TAIL_LINES) lines.shift()
-        onLine?.(clean)
-      }
-    })
+  debug(`+ ${fds.length > 0 ? `LISTEN_FDS=${fds.length} (fds ${fds.join(',')} as 3..) ` : ''}${nspawnArgv.join(' ')} >${consoleLog}`)
+  const out = openSync(consoleLog, 'w', 0o600)
+  let child: ChildProcess
+  try {
+    child = spawn(argv[0], argv.slice(1), {stdio: stdioWithFds(fds, out), env: nspawnEnv(), detached: true})
+  } finally {
+    closeSync(out)
   }
-  if (child.pid === undefined) {
-    // spawn failed synchronously-ish (ENOENT etc.): the 'error' event says why.
-    return {child, pid: -1, outputTail: () => lines}
+  const outputTail = (lines = 8) => tailOf(consoleLog, lines)
+  // pid is undefined when spawn failed at once (ENOENT and the like): the 'error' event says why.
+  return {child, pid: child.pid ?? -1, outputTail}
+}
+
+/** The last LINES non-empty lines of a file, without the console's ANSI colours. */
+export function tailOf(path: string, lines: number): string[] {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    return []
   }
-  return {child, pid: child.pid, outputTail: () => lines}
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').trimEnd())
+    .filter(Boolean)
+    .slice(-lines)
 }

@@ -1,14 +1,17 @@
+import {mkdtemp} from 'node:fs/promises'
 import {connect} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {nspawnArgv} from '../../../src/nspawn/argv.js'
-import {TRAMPOLINE, nspawnEnv, spawnNspawn, stdioWithFds, trampolineArgv} from '../../../src/activator/spawn-nspawn.js'
+import {TRAMPOLINE, nspawnEnv, spawnNspawn, stdioWithFds, tailOf, trampolineArgv} from '../../../src/activator/spawn-nspawn.js'
 import {canBind, closeFd, isReadable, listenTcp} from '../../../src/sys/socket.js'
 
 describe('the LISTEN_PID trampoline', () => {
   it('wraps the argv in sh, which exports its own pid and execs', () => {
     expect(trampolineArgv(['systemd-nspawn', '-D', '/t', '-b'], 2)).toEqual(['/bin/sh', '-c', TRAMPOLINE, 'sh', '2', 'systemd-nspawn', '-D', '/t', '-b'])
     expect(trampolineArgv(['systemd-nspawn', '-b'], 0)).toEqual(['systemd-nspawn', '-b'])
-    expect(stdioWithFds([17, 9])).toEqual(['ignore', 'pipe', 'pipe', 17, 9])
+    expect(stdioWithFds([17, 9], 5)).toEqual(['ignore', 5, 5, 17, 9])
     expect(Object.keys(nspawnEnv())).toEqual(['PATH'])
   })
 
@@ -33,10 +36,11 @@ describe('the LISTEN_PID trampoline', () => {
     await new Promise((r) => client.once('connect', r))
     // Stands in for nspawn: prints what sd_listen_fds(3) checks, then what fd 3 and 4 are.
     const probe = ['/bin/sh', '-c', 'echo "$LISTEN_PID $$ $LISTEN_FDS"; readlink /proc/$$/fd/3 /proc/$$/fd/4; cat /proc/$$/fdinfo/3 | grep flags']
-    const spawned = spawnNspawn(probe, [a, b])
+    const consoleLog = join(await mkdtemp(join(tmpdir(), 'ctr-unit-')), 'console.log')
+    const spawned = spawnNspawn(probe, [a, b], consoleLog)
     const code = await new Promise((r) => spawned.child.once('exit', r))
     expect(code).toBe(0)
-    const [pids, fd3, fd4, flags] = spawned.outputTail()
+    const [pids, fd3, fd4, flags] = spawned.outputTail(4)
     const [listenPid, pid, count] = pids.split(' ')
     expect(listenPid).toBe(pid)
     expect(Number(pid)).toBe(spawned.pid)
@@ -48,5 +52,13 @@ describe('the LISTEN_PID trampoline', () => {
     // The activator's own copy is still open and the connection still waits to be accepted.
     expect(isReadable(a)).toBe(true)
     client.destroy()
+  })
+
+  it('reads the tail of the console log without ANSI colours', async () => {
+    const {writeFile} = await import('node:fs/promises')
+    const path = join(await mkdtemp(join(tmpdir(), 'ctr-unit-')), 'console.log')
+    await writeFile(path, 'one\r\n\x1b[0;32m  OK  \x1b[0m] Reached target\n\nthree\n')
+    expect(tailOf(path, 2)).toEqual(['  OK  ] Reached target', 'three'])
+    expect(tailOf(`${path}.missing`, 2)).toEqual([])
   })
 })
