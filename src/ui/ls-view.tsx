@@ -35,7 +35,15 @@ const ROWS_WITH_DETAIL = 3
 
 export function LsView(props: LsViewProps) {
   const {report, now, width, color, filter, mode, outcome} = props
-  if (!report) return <Text>reading the status…</Text>
+  if (!report) {
+    // Nothing to list yet: say why (a first read that failed says so), and how to leave.
+    return (
+      <Box flexDirection="column">
+        {props.fetchError ? <FetchErrorLine message={props.fetchError} color={color} /> : <Text>reading the status…</Text>}
+        <Text dimColor={color}>q quit</Text>
+      </Box>
+    )
+  }
   const shown = visibleContainers(report, filter)
   // Widths come from every container, so the columns do not jump while a filter is typed.
   const columns = layoutColumns(report.containers, width - MARKER_WIDTH, now)

@@ -97,6 +97,7 @@ describe('LsView', () => {
 
   it('says when there is nothing yet', () => {
     expect(view({report: undefined})).toContain('reading the status')
+    expect(view({report: undefined, fetchError: 'only root may talk to the activator'})).toContain('cannot read the status: only root may talk to the activator')
     expect(view({report: report(true, [])})).toContain('no containers')
     expect(containers.length).toBe(6)
   })
