@@ -183,7 +183,7 @@ async function memoryFigures(root: string, counts: number[], log: (line: string)
 
 export async function benchActivator(options: ActivatorBenchOptions): Promise<ActivatorBench> {
   const {root, log} = options
-  const runs = options.runs ?? 10
+  const runs = options.runs ?? Number(process.env.CTR_BENCH_RUNS ?? 15)
   const port = freePortRange(20000, 20999)
   const name = 'bench-activator'
   log(`activator: container ${name} on port ${port}, ${runs} interleaved rounds of cold + warm, ctr vs systemd-socket-activate`)
