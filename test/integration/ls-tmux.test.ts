@@ -1,6 +1,6 @@
 /**
- * `ctr ls` in a real terminal: the built CLI runs under tmux (its own server socket, so nothing of
- * anyone else's tmux is touched), keys go in with send-keys, and the screen is read with
+ * `ctr ls` in a real terminal: the built CLI runs under tmux (its own server, on a socket in the
+ * test root, so nothing of anyone else's tmux is touched), keys go in with send-keys, and the screen is read with
  * capture-pane while a real Debian container is woken by a real ssh connection.
  */
 import {readFile, rm} from 'node:fs/promises'
@@ -20,13 +20,15 @@ const tmuxMissing = (await execa('tmux', ['-V'], {reject: false}).catch(() => ({
 const reason = skipReason() ?? (tmuxMissing ? 'tmux is not installed; skipped' : undefined)
 if (reason) console.warn(`test/integration/ls-tmux.test.ts: ${reason}`)
 
-const SOCKET = `ctr-ls-test-${process.pid}`
 /** Idle timeout of the woken container: long enough for the steps that need it up, short to wait out. */
 const IDLE_SEC = 10
 const SESSION = 'ctr-ls'
 
+/** The test's own tmux server, its socket inside the test root (removed with it). */
+let socket: string
+
 function tmux(...args: string[]) {
-  return execa('tmux', ['-L', SOCKET, ...args], {reject: false})
+  return execa('tmux', ['-S', socket, ...args], {reject: false})
 }
 
 async function screen(): Promise<string> {
@@ -60,6 +62,7 @@ describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real s
   beforeAll(async () => {
     keys = await makeKeyPair()
     root = await makeTestRoot()
+    socket = join(root, 'tmux.sock')
     await createContainer(root, {distro: 'debian', name: 'lsweb', sshKeyFiles: [keys.pub], ports: [{port, service: 'ssh'}], idleTimeoutSec: IDLE_SEC})
     await createContainer(root, {distro: 'debian', name: 'lsidle', sshKeyFiles: [keys.pub]})
     activator = await startActivator({root, stopTimeoutMs: 20_000, idleCheckMs: 500})
@@ -73,7 +76,7 @@ describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real s
   })
 
   afterAll(async () => {
-    await tmux('kill-session', '-t', SESSION)
+    if (socket) await tmux('kill-session', '-t', SESSION)
     await activator?.close()
     if (root) await destroyTestRoot(root)
     if (keys) await rm(keys.dir, {recursive: true, force: true})
