@@ -64,7 +64,11 @@ export function LsApp(props: LsAppProps) {
     outcome: props.initial?.outcome,
   })
 
-  const refresh = useRefresh(fetchStatus, (patch) => update({...patch, now: clock()}), () => ui().report)
+  const refresh = useRefresh(
+    fetchStatus,
+    (patch) => update({...patch, now: clock(), mode: modeAfter(ui().mode, patch.report)}),
+    () => ui().report,
+  )
   useEffect(() => {
     void refresh()
     const timer = setInterval(() => void refresh(), props.refreshMs ?? 1000)
@@ -226,6 +230,12 @@ function useTerminalSize(): {width: number; height?: number} {
     }
   }, [stdout])
   return size
+}
+
+/** A pane or question about a container that is gone (removed elsewhere) closes. */
+function modeAfter(mode: ViewMode, report?: StatusReport): ViewMode {
+  if (!report || (mode.kind !== 'detail' && mode.kind !== 'confirm-remove')) return mode
+  return report.containers.some((c) => c.name === mode.name) ? mode : {kind: 'list'}
 }
 
 function messageOf(error: unknown): string {

@@ -183,6 +183,17 @@ describe('LsApp', () => {
     instance.unmount()
   })
 
+  it('closes the detail pane of a container removed elsewhere', async () => {
+    let list = containers
+    const {until, press, instance} = app({fetchStatus: async () => report(true, list)})
+    await until((f) => f.includes('web'), 'the rows')
+    await press(ENTER)
+    await until((f) => f.includes('Started ssh.socket'), 'the pane')
+    list = containers.slice(1)
+    await until((f) => !f.includes('Started ssh.socket') && /^> db/m.test(f), 'the pane closed, db selected')
+    instance.unmount()
+  })
+
   it('leaves for the logs with l and quits with q', async () => {
     const first = app()
     await first.until((f) => f.includes('web'), 'the rows')
