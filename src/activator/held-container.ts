@@ -16,7 +16,7 @@ import {dropQueued, isReadable} from '../sys/socket.js'
 import {armSockets, releaseSockets, sameSocket, type HeldSocket} from './held-sockets.js'
 import {containerLeader, processName, processTree, residentBytes, type TcpRow} from './proc.js'
 import {consoleLog} from './protocol.js'
-import {spawnNspawn} from './spawn-nspawn.js'
+import {spawnNspawn, type SpawnedContainer} from './spawn-nspawn.js'
 import {afterExit, describeExit, type StopRequest} from './transitions.js'
 import type {SocketWatcher} from './watcher.js'
 
@@ -36,6 +36,8 @@ export interface HeldContext {
 
 /** How often the accept queue is looked at while a woken container boots. */
 const WAKE_PROBE_MS = 5
+/** A container that has not accepted by then is taken as running (and something as wrong). */
+const WAKE_PROBE_LIMIT_MS = 60_000
 /** A container up this long has booted, even if no connection measured it. */
 const SERVED_AFTER_MS = 15_000
 
@@ -108,11 +110,17 @@ export class HeldContainer {
       return
     }
     const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd})
-    const spawned = spawnNspawn(
-      argv,
-      this.sockets.map((s) => s.fd),
-      consoleLog(this.ctx.root, this.name),
-    )
+    let spawned: SpawnedContainer
+    try {
+      spawned = spawnNspawn(
+        argv,
+        this.sockets.map((s) => s.fd),
+        consoleLog(this.ctx.root, this.name),
+      )
+    } catch (error) {
+      this.bootFailed(`cannot run systemd-nspawn: ${error instanceof Error ? error.message : String(error)}`)
+      return
+    }
     this.child = spawned.child
     this.outputTail = spawned.outputTail
     this.bootStartedAt = Date.now()
@@ -133,9 +141,16 @@ export class HeldContainer {
     // the held socket's accept queue is empty (poll says not readable).
     const probe = () => {
       if (this.state !== 'booting') return
+      if (performance.now() - woken > WAKE_PROBE_LIMIT_MS) {
+        this.state = 'running'
+        this.lastError = `nothing in ${this.name} accepted the connection within ${WAKE_PROBE_LIMIT_MS / 1000} s: is the service's socket unit enabled there?`
+        this.ctx.log(`${this.name}: ${this.lastError}`)
+        return
+      }
       if (!isReadable(triggerFd)) {
         this.lastWakeMs = Math.round(performance.now() - woken)
         this.served = true
+        this.lastError = undefined
         this.state = 'running'
         this.ctx.log(`${this.name}: serving, ${this.lastWakeMs} ms after the first connection`)
         return
