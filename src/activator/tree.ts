@@ -4,7 +4,7 @@
  * that needs mounting loads rootfs/mount.ts, and with it exec.ts and execa (about 6 MB and, without
  * the JIT, over 100 ms to load: not something the first connection should wait for every time).
  */
-import {readFile} from 'node:fs/promises'
+import {readFileSync} from 'node:fs'
 import type {ContainerRecord} from '../store/containers.js'
 import {containerPaths} from '../store/paths.js'
 
@@ -22,6 +22,7 @@ export function mountPoints(mountinfo: string): Set<string> {
 export async function prepareTree(root: string, record: ContainerRecord): Promise<string> {
   const {rootfs} = containerPaths(root, record.name)
   if (record.storage === 'copy') return rootfs
-  if (mountPoints(await readFile('/proc/self/mountinfo', 'utf8')).has(rootfs)) return rootfs
+  // Read synchronously: half a millisecond, against two to four for a round trip through libuv's pool.
+  if (mountPoints(readFileSync('/proc/self/mountinfo', 'utf8')).has(rootfs)) return rootfs
   return (await import('../rootfs/mount.js')).mountRootfs(root, record)
 }
