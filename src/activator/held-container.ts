@@ -7,7 +7,6 @@
  * The activator never accepts: on readable it stops watching, spawns nspawn with every socket of
  * the container as fds 3.., keeps its own copies open, and watches again when nspawn exits.
  */
-import type {ChildProcess} from 'node:child_process'
 import {CtrError} from '../errors.js'
 import {nspawnArgv} from '../nspawn/argv.js'
 import type {ContainerStatus, StopReason} from '../status/types.js'
@@ -44,7 +43,8 @@ const SERVED_AFTER_MS = 15_000
 export class HeldContainer {
   state: HeldState = 'listening'
   private sockets: HeldSocket[]
-  private child?: ChildProcess
+  /** nspawn was spawned and has not exited yet. */
+  private spawned = false
   private pid?: number
   private bootStartedAt?: number
   private served = false
@@ -116,21 +116,18 @@ export class HeldContainer {
         argv,
         this.sockets.map((s) => s.fd),
         consoleLog(this.ctx.root, this.name),
+        this.ctx.watcher,
+        (code, signalName) => this.finishExit(code, signalName),
       )
     } catch (error) {
       this.bootFailed(`cannot run systemd-nspawn: ${error instanceof Error ? error.message : String(error)}`)
       return
     }
-    this.child = spawned.child
+    this.spawned = true
     this.outputTail = spawned.outputTail
     this.bootStartedAt = Date.now()
     const spawnedMs = (performance.now() - woken).toFixed(1)
     this.ctx.log(`${this.name}: booting (pid ${spawned.pid}, nspawn spawned ${spawnedMs} ms after the ${triggerFd !== undefined ? 'connection' : 'request'})`)
-    spawned.child.once('error', (error) => {
-      this.ctx.log(`${this.name}: cannot run nspawn: ${error.message}`)
-      this.finishExit(127, null)
-    })
-    spawned.child.once('exit', (code, signal) => this.finishExit(code, signal))
     if (spawned.pid < 0) return
     this.pid = spawned.pid
     if (triggerFd === undefined) {
@@ -234,14 +231,14 @@ export class HeldContainer {
   }
 
   private finishExit(code: number | null, signalName: NodeJS.Signals | null): void {
-    if (this.child === undefined && this.state !== 'booting' && this.state !== 'stopping') return
+    if (!this.spawned && this.state !== 'booting' && this.state !== 'stopping') return
     clearTimeout(this.killTimer)
     clearTimeout(this.wakeProbe)
     const ranMs = this.bootStartedAt === undefined ? 0 : Date.now() - this.bootStartedAt
     const decision = afterExit({code, signal: signalName, stopRequest: this.stopRequest, served: this.served || ranMs > SERVED_AFTER_MS})
     // nspawn 252 prints this at every exit on a host without systemd; it says nothing about the boot.
     const output = this.outputTail(10).filter((line) => !line.startsWith('Attempted to remove disk file system under'))
-    this.child = undefined
+    this.spawned = false
     this.pid = undefined
     this.bootStartedAt = undefined
     this.ctx.log(`${this.name}: nspawn ${describeExit(code, signalName)} after ${ranMs} ms`)

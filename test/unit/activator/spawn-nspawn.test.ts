@@ -6,11 +6,12 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {nspawnArgv} from '../../../src/nspawn/argv.js'
 import {TRAMPOLINE, nspawnEnv, spawnNspawn, stdioWithFds, tailOf, trampolineArgv} from '../../../src/activator/spawn-nspawn.js'
 import {canBind, closeFd, isReadable, listenTcp} from '../../../src/sys/socket.js'
+import {SocketWatcher} from '../../../src/activator/watcher.js'
 
 describe('the LISTEN_PID trampoline', () => {
   it('wraps the argv in sh, which exports its own pid and execs', () => {
     expect(trampolineArgv(['systemd-nspawn', '-D', '/t', '-b'], 2)).toEqual(['/bin/sh', '-c', TRAMPOLINE, 'sh', '2', 'systemd-nspawn', '-D', '/t', '-b'])
-    expect(trampolineArgv(['systemd-nspawn', '-b'], 0)).toEqual(['systemd-nspawn', '-b'])
+    expect(trampolineArgv(['systemd-nspawn', '-b'], 0)).toEqual(['/bin/sh', '-c', TRAMPOLINE, 'sh', '0', 'systemd-nspawn', '-b'])
     expect(stdioWithFds([17, 9], 5)).toEqual(['ignore', 5, 5, 17, 9])
     expect(Object.keys(nspawnEnv())).toEqual(['PATH'])
   })
@@ -37,9 +38,12 @@ describe('the LISTEN_PID trampoline', () => {
     // Stands in for nspawn: prints what sd_listen_fds(3) checks, then what fd 3 and 4 are.
     const probe = ['/bin/sh', '-c', 'echo "$LISTEN_PID $$ $LISTEN_FDS"; readlink /proc/$$/fd/3 /proc/$$/fd/4; cat /proc/$$/fdinfo/3 | grep flags']
     const consoleLog = join(await mkdtemp(join(tmpdir(), 'ctr-unit-')), 'console.log')
-    const spawned = spawnNspawn(probe, [a, b], consoleLog)
-    const code = await new Promise((r) => spawned.child.once('exit', r))
-    expect(code).toBe(0)
+    const watcher = new SocketWatcher()
+    let exit: (status: [number | null, string | null]) => void = () => {}
+    const exited = new Promise<[number | null, string | null]>((r) => (exit = r))
+    const spawned = spawnNspawn(probe, [a, b], consoleLog, watcher, (code, signal) => exit([code, signal]))
+    expect(await exited).toEqual([0, null])
+    await watcher.close()
     const [pids, fd3, fd4, flags] = spawned.outputTail(4)
     const [listenPid, pid, count] = pids.split(' ')
     expect(listenPid).toBe(pid)
