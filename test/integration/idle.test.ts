@@ -1,0 +1,100 @@
+/**
+ * Scale to zero with the real tools: a container with a short idle timeout powers off when no
+ * connection is left, keeps its port held, and boots again on the next one; connections that
+ * arrive while it powers off wait in the host's socket and are served by the next boot.
+ */
+import {rm} from 'node:fs/promises'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {startActivator, type RunningActivator} from '../../src/activator/server.js'
+import {createContainer} from '../../src/containers/create.js'
+import {startContainers} from '../../src/containers/lifecycle.js'
+import {getStatus} from '../../src/status/collect.js'
+import type {ContainerStatus} from '../../src/status/types.js'
+import {canBind} from '../../src/sys/socket.js'
+import {destroyTestRoot, makeTestRoot, skipReason} from '../helpers/roots.js'
+import {makeKeyPair, ssh} from '../helpers/ssh.js'
+
+const reason = skipReason()
+if (reason) console.warn(`test/integration/idle.test.ts: ${reason}`)
+
+function freePort(): number {
+  for (let port = 29000 + (process.pid % 900); ; port++) if (canBind(port).ok) return port
+}
+
+describe.skipIf(reason)('idle shutdown (real nspawn, real sshd, real ssh)', () => {
+  let root: string
+  let keys: Awaited<ReturnType<typeof makeKeyPair>>
+  let activator: RunningActivator | undefined
+  const log: string[] = []
+  const port = freePort()
+  const status = async (): Promise<ContainerStatus> => (await getStatus(root)).containers.find((c) => c.name === 'sleepy')!
+
+  beforeAll(async () => {
+    keys = await makeKeyPair()
+    root = await makeTestRoot()
+    await createContainer(root, {distro: 'debian', name: 'sleepy', sshKeyFiles: [keys.pub], idleTimeoutSec: 2, ports: [{port, service: 'ssh'}]})
+    activator = await startActivator({root, log: (m) => log.push(`${new Date().toISOString()} ${m}`), stopTimeoutMs: 20_000, idleCheckMs: 200})
+    expect((await startContainers(root, ['sleepy'], {now: false})).items[0].error).toBeUndefined()
+  })
+
+  afterAll(async () => {
+    await activator?.close()
+    if (root) await destroyTestRoot(root)
+    if (keys) await rm(keys.dir, {recursive: true, force: true})
+    if (log.length > 0) console.log(`activator log:\n${log.join('\n')}`)
+  })
+
+  it('powers off after the session ends and the timeout passes; the port stays held; the next ssh wakes it', async () => {
+    expect((await ssh(keys.key, port, 'true')).exitCode).toBe(0)
+    expect((await status()).state).toBe('running')
+    const closedAt = Date.now()
+    let s = await status()
+    while (!(s.state === 'listening' && s.lastStopReason === 'idle') && Date.now() - closedAt < 60_000) {
+      await sleep(100)
+      s = await status()
+    }
+    expect(s).toMatchObject({state: 'listening', lastStopReason: 'idle'})
+    // Not before the timeout (2 s), and not much after it (poweroff of a lean container is quick).
+    expect(Date.now() - closedAt).toBeGreaterThanOrEqual(2000)
+    expect(canBind(port).ok).toBe(false)
+    expect((await ssh(keys.key, port, 'true')).exitCode).toBe(0)
+    expect((await status()).wakes).toBe(s.wakes + 1)
+  })
+
+  it('an open ssh session keeps it up past the timeout', async () => {
+    const session = await ssh(keys.key, port, 'sleep 6; cat /proc/uptime')
+    expect(session.exitCode).toBe(0)
+    // The container has been up for the whole session: longer than 3 timeouts.
+    expect(Number(session.stdout.split(' ')[0])).toBeGreaterThan(6)
+  })
+
+  it('20 clients connecting through idle poweroffs and boots: every connection succeeds', async () => {
+    const wakesBefore = (await status()).wakes
+    const failures: string[] = []
+    let attempts = 0
+    const burst = async () =>
+      Promise.all(
+        Array.from({length: 20}, async (_, i) => {
+          await sleep(Math.random() * 300)
+          attempts++
+          const result = await ssh(keys.key, port, 'true')
+          if (result.exitCode !== 0) failures.push(`client ${i}: exit ${result.exitCode} ${result.stderr.trim()}`)
+        }),
+      )
+    for (let round = 0; round < 3; round++) {
+      await burst()
+      // Wait for the idle rule to start powering it off, then hit it again in that window.
+      const deadline = Date.now() + 30_000
+      let s = await status()
+      while (s.state === 'running' && Date.now() < deadline) {
+        await sleep(20)
+        s = await status()
+      }
+      await burst()
+    }
+    expect(failures).toEqual([])
+    expect(attempts).toBe(120)
+    expect((await status()).wakes).toBeGreaterThanOrEqual(wakesBefore + 2)
+  })
+})
