@@ -5,6 +5,7 @@ import {withLock} from '../store/lock.js'
 import {containerPaths, layout} from '../store/paths.js'
 import {requireRoot} from '../sys/privileges.js'
 import {discardContainerDir} from './create.js'
+import {releaseContainer} from './lifecycle.js'
 import {nspawnPidsFor} from './processes.js'
 
 export interface RemoveReport {
@@ -13,15 +14,12 @@ export interface RemoveReport {
   error?: {code: string; message: string; hints: string[]}
 }
 
-/** Called before a container is removed, e.g. to make the activator release its ports. */
-export type BeforeRemove = (name: string) => Promise<void>
-
-export async function removeContainers(root: string, names: readonly string[], beforeRemove?: BeforeRemove): Promise<RemoveReport[]> {
+export async function removeContainers(root: string, names: readonly string[]): Promise<RemoveReport[]> {
   requireRoot('ctr rm')
   const reports: RemoveReport[] = []
   for (const name of names) {
     try {
-      await removeContainer(root, name, beforeRemove)
+      await removeContainer(root, name)
       reports.push({name, removed: true})
     } catch (error) {
       if (!isCtrError(error)) throw error
@@ -31,14 +29,15 @@ export async function removeContainers(root: string, names: readonly string[], b
   return reports
 }
 
-async function removeContainer(root: string, name: string, beforeRemove?: BeforeRemove): Promise<void> {
+async function removeContainer(root: string, name: string): Promise<void> {
   await withLock(layout(root).lockFile, async () => {
     await getContainer(root, name)
     const pids = await nspawnPidsFor(containerPaths(root, name).rootfs)
     if (pids.length > 0) {
       throw new CtrError('RUNNING', `${name} is running (systemd-nspawn pid ${pids.join(', ')})`, {hints: [`stop it first: ctr stop ${name}`]})
     }
-    await beforeRemove?.(name)
+    // A started container's ports are held by the activator even while it sleeps: let them go.
+    await releaseContainer(root, name)
     await discardContainerDir(root, name)
   })
 }

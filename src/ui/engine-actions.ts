@@ -3,7 +3,7 @@
  * `rm` and `logs`. No ink: commands/ls.ts builds these and hands them to the view, which only sees
  * the LsActions interface (and tests give it fakes).
  */
-import {releaseContainer, startContainers, stopContainers, type BatchReport} from '../containers/lifecycle.js'
+import {startContainers, stopContainers, type BatchReport} from '../containers/lifecycle.js'
 import {followLogs, readLogs} from '../containers/logs.js'
 import {removeContainers} from '../containers/remove.js'
 import {CtrError, type ErrorCode} from '../errors.js'
@@ -38,7 +38,7 @@ export function engineActions(root: string): LsActions {
     },
     async remove(name) {
       // Its held ports go first, or the activator would keep a removed container's sockets.
-      const [report] = await removeContainers(root, [name], (n) => releaseContainer(root, n))
+      const [report] = await removeContainers(root, [name])
       if (!report.removed) throw toError(report.error, `${name} was not removed`)
     },
     async details(name): Promise<ContainerDetails> {

@@ -97,4 +97,16 @@ describe.skipIf(reason)('idle shutdown (real nspawn, real sshd, real ssh)', () =
     expect(attempts).toBe(120)
     expect((await status()).wakes).toBeGreaterThanOrEqual(wakesBefore + 2)
   })
+
+  it('ctr rm of a sleeping container lets its held port go', async () => {
+    const {stopContainers} = await import('../../src/containers/lifecycle.js')
+    await stopContainers(root, ['sleepy'], {keepPorts: true})
+    expect((await status()).state).toBe('listening')
+    expect(canBind(port).ok).toBe(false)
+    const {ctr} = await import('../helpers/cli.js')
+    const result = await ctr(root, ['rm', '--force', 'sleepy'])
+    expect(result.exitCode).toBe(0)
+    expect(canBind(port).ok).toBe(true)
+    expect((await getStatus(root)).containers.map((c) => c.name)).not.toContain('sleepy')
+  })
 })
