@@ -18,6 +18,7 @@ import {type ContainerRecord, type Exposure, listContainers, readContainer, writ
 import {withLock} from '../store/lock.js'
 import {containerPaths, imagePaths, layout} from '../store/paths.js'
 import {requireRoot} from '../sys/privileges.js'
+import {assertPortsAvailable} from './expose.js'
 import {authorizedKeys} from './ssh-keys.js'
 
 export interface CreateOptions {
@@ -60,6 +61,7 @@ export async function createContainer(root: string, options: CreateOptions, hook
   requireProgram('systemd-nspawn')
   requireProgram('ssh-keygen')
   if (options.name && (await readContainer(root, options.name))) throw exists(options.name)
+  await assertPortsAvailable(root, options.ports ?? [])
   const keys = await authorizedKeys(options.sshKeyFiles)
 
   const release = options.release ?? distro.recipe.defaultRelease
@@ -75,6 +77,7 @@ export async function createContainer(root: string, options: CreateOptions, hook
     const taken = new Set((await listContainers(root)).map((c) => c.name))
     const name = options.name ?? pickName(distro.recipe.name, taken)
     if (taken.has(name)) throw exists(name)
+    await assertPortsAvailable(root, options.ports ?? [])
     const paths = containerPaths(root, name)
     // A directory without a record is debris of a create that was killed: clear it.
     await discardContainerDir(root, name)

@@ -63,9 +63,7 @@ export async function exposePort(root: string, options: {spec: string; service: 
         const status = await liveStatus(root, record.name)
         return {container: record.name, exposure: clash, unchanged: true, nextBoot: false, held: isHeld(status)}
       }
-      throw new CtrError('PORT_OWNED', `port ${port} is exposed by ${other.name} already (${describeExposure(clash)})`, {
-        hints: [`free it first: ctr unexpose ${port} -c ${other.name}`],
-      })
+      throw portOwned(other.name, clash)
     }
     checkFree(exposure)
     const updated: ContainerRecord = {...record, ports: [...record.ports, exposure]}
@@ -99,6 +97,24 @@ export async function unexposePort(root: string, options: {spec: string; contain
     await applyPorts(root, {...record, ports: record.ports.filter((e) => !matches(e))})
     const status = await refreshActivator(root, record.name)
     return {container: record.name, removed, nextBoot: isUp(status)}
+  })
+}
+
+/** For a new container's ports: PORT_OWNED if a container has it, PORT_BUSY if a program listens. */
+export async function assertPortsAvailable(root: string, exposures: readonly Exposure[]): Promise<void> {
+  const all = await listContainers(root)
+  for (const exposure of exposures) {
+    for (const other of all) {
+      const clash = other.ports.find((e) => collides(e, exposure))
+      if (clash) throw portOwned(other.name, clash)
+    }
+    checkFree(exposure)
+  }
+}
+
+function portOwned(owner: string, clash: Exposure): CtrError {
+  return new CtrError('PORT_OWNED', `port ${clash.port} is exposed by ${owner} already (${describeExposure(clash)})`, {
+    hints: [`free it first: ctr unexpose ${clash.port} -c ${owner}`],
   })
 }
 

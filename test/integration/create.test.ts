@@ -154,6 +154,8 @@ describe.skipIf(reason)('ctr create (real debootstrap, real nspawn, real ssh)', 
       [['create', 'debian', 'ida'], 1, /^ctr: a container named ida already exists/],
       [['create', 'arch', 'x'], 2, /^ctr: unknown distro "arch"\n  known distros: debian, fedora/],
       [['rm', '--force', 'nosuch'], 1, /^ctr: nosuch: no container named nosuch/],
+      [['create', 'debian', 'clash', '--ssh-port', String(PORT)], 1, new RegExp(`^ctr: port ${PORT} is exposed by boot already`)],
+      [['create', 'debian', 'clash', '--ssh-port', '70000'], 2, /^ctr: invalid port "70000"/],
       [['expose', '0', 'ssh', '-c', 'ida'], 2, /^ctr: invalid port "0"/],
     ])('%j fails with one clear line', async (args, code, pattern) => {
       const result = await ctr(root, args as string[])
