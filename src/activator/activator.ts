@@ -265,8 +265,23 @@ export class Activator {
         if (c.state !== 'running') return
         this.log(`${c.name}: idle for ${c.record.idleTimeoutSec} s`)
         await this.stopSocketUnitsInside(c)
+        // A connection accepted just before the socket units stopped is a session that has only
+        // begun: let it finish. New connections wait in the host's socket for the next boot.
+        await this.waitNoConnections(c)
         await c.stop({keepPorts: true, reason: 'idle'})
       }).catch((error) => this.log(`${c.name}: idle poweroff failed: ${String(error)}`))
+    }
+  }
+
+  private async waitNoConnections(c: HeldContainer): Promise<void> {
+    const ports = c.record.ports.map((e) => e.port)
+    let logged = false
+    while (c.state === 'running') {
+      const open = [...establishedByPort(readTcpRows(), ports).values()].reduce((a, b) => a + b, 0)
+      if (open === 0) return
+      if (!logged) this.log(`${c.name}: ${open} connection(s) came in as it went idle; powering off when they end`)
+      logged = true
+      await new Promise((r) => setTimeout(r, 250))
     }
   }
 

@@ -76,7 +76,7 @@ describe.skipIf(reason)('activator (real nspawn, real sshd, real ssh)', () => {
   let keys: Awaited<ReturnType<typeof makeKeyPair>>
   let running: RunningActivator | undefined
   const log: string[] = []
-  const [PORT_A, PORT_B, PORT_A2, PORT_BUSY, PORT_C] = testPorts(5)
+  const [PORT_A, PORT_B, PORT_A2, PORT_BUSY, PORT_C, PORT_D] = testPorts(6)
 
   const startInProcess = async () => {
     running = await startActivator({root, log: (m) => log.push(m), stopTimeoutMs: 20_000, idleCheckMs: 500})
@@ -196,6 +196,23 @@ describe.skipIf(reason)('activator (real nspawn, real sshd, real ssh)', () => {
     expect(canBind(PORT_C).ok).toBe(false)
     expect((await ssh(keys.key, PORT_C, 'true')).exitCode).toBe(0)
     expect((await statusOf(root, 'c')).wakes).toBe(2)
+  })
+
+  it('connections across idle cycles (some land while it powers off) all get the banner', async () => {
+    await createContainer(root, {distro: 'debian', name: 'd', sshKeyFiles: [keys.pub], idleTimeoutSec: 1, ports: [{port: PORT_D, service: 'ssh'}]})
+    expect((await startContainers(root, ['d'], {now: false})).items[0].error).toBeUndefined()
+    const lines: string[] = []
+    const until = Date.now() + 25_000
+    let seed = 7
+    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647)
+    while (Date.now() < until) {
+      lines.push(await firstLine(PORT_D, 30_000))
+      // Gaps around the idle timeout plus the idle check: some connections come while it sleeps,
+      // some while it is being powered off, some while it runs.
+      await sleep(300 + random() * 2500)
+    }
+    expect(lines.filter((l) => !l.startsWith('SSH-2.0-'))).toEqual([])
+    expect((await statusOf(root, 'd')).wakes).toBeGreaterThanOrEqual(3)
   })
 
   it('the activator restarted while holding ports holds them again', async () => {
