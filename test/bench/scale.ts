@@ -291,7 +291,10 @@ export interface DensityBench {
   createSeconds: {total: number; median: number}
   holdAllSeconds: number
   activatorRssBytes: {none: number; allHeld: number; afterWakes: number; perHeldContainer: number}
+  /** As created (never booted). */
   diskPerContainer: {apparentMedian: number; apparentMax: number; allocatedMedian: number; allocatedTotal: number}
+  /** Allocated bytes of the sampled containers after their one boot (the journal is written then). */
+  diskAfterOneBootMedian: number
   coldMs: {samples: Array<{name: string; ms: number}>; median: number}
 }
 
@@ -360,18 +363,21 @@ export async function benchDensity(root: string, log: Log): Promise<DensityBench
       }
       await sleep(1500)
       const afterWakes = processRss(pid)
+      const diskAfterOneBootMedian = median(await Promise.all(samples.map(async (s) => (await diskOf(containerPaths(root, s.name).dir))[1])))
       const result: DensityBench = {
         containers: count,
         createSeconds: {total: createTotal, median: median(createSeconds)},
         holdAllSeconds,
         activatorRssBytes: {none, allHeld, afterWakes, perHeldContainer: (allHeld - none) / count},
         diskPerContainer,
+        diskAfterOneBootMedian,
         coldMs: {samples, median: median(samples.map((s) => s.ms))},
       }
       log(
         `density: cold boot of a random container among ${count} held: median ${result.coldMs.median.toFixed(0)} ms (${samples.length} samples); ` +
           `activator ${mb(afterWakes)} after them, ${(result.activatorRssBytes.perHeldContainer / 1e3).toFixed(1)} KB per held container`,
       )
+      log(`density: disk of a container after its first boot: median ${mb(diskAfterOneBootMedian)} allocated (journal files included)`)
       return result
     })
   } finally {
