@@ -1,0 +1,114 @@
+/**
+ * Bench section lean (issue 5): the lean profile (the default) against `--profile full`, side by
+ * side and interleaved in one run: cold connect -> first banner byte, and the memory of the running
+ * idle container (all its processes, nspawn included, as the activator reports it; cross-checked
+ * here as RSS and PSS of nspawn's process tree).
+ */
+import {setTimeout as sleep} from 'node:timers/promises'
+import {execa} from 'execa'
+import {callActivator} from '../../src/activator/client.js'
+import {containerLeader} from '../../src/activator/proc.js'
+import {createContainer} from '../../src/containers/create.js'
+import {freePortRange, timeToFirstByte} from './activator.js'
+import {HELD_MS, IDLE_SETTLE_MS, mb, statusOf, withActivator, type Log} from './held.js'
+import {median} from './stats.js'
+import {treeMemory, type TreeMemory} from './tree-memory.js'
+
+interface ColdRound {
+  coldMs: number
+  /** What the activator reports (VmRSS of nspawn's process tree). */
+  memoryBytes?: number
+  tree: TreeMemory
+  /** `systemctl is-system-running --wait` inside, once the boot settled. */
+  systemState: string
+}
+
+/** One cold connection to a sleeping container, its memory once booted and idle, then off again (port held). */
+async function coldRound(root: string, name: string, port: number): Promise<ColdRound> {
+  await sleep(HELD_MS)
+  const coldMs = await timeToFirstByte(port)
+  const pid = (await statusOf(root, name)).pid
+  const leader = pid === undefined ? undefined : containerLeader(pid)
+  if (pid === undefined || leader === undefined) throw new Error(`${name} answered but has no nspawn pid or container leader`)
+  // Memory is read once the boot is over (the full profile keeps starting units after sshd answers).
+  const state = await execa('nsenter', ['-t', String(leader), '-a', 'systemctl', 'is-system-running', '--wait'], {reject: false, timeout: 60_000})
+  await sleep(IDLE_SETTLE_MS)
+  const status = await statusOf(root, name)
+  const tree = treeMemory(pid)
+  await callActivator(root, {op: 'stop', name, keepPorts: true})
+  return {coldMs, memoryBytes: status.memoryBytes, tree, systemState: state.stdout.trim() || `exit ${state.exitCode}`}
+}
+
+interface ProfileFigures {
+  coldMs: number[]
+  coldMedianMs: number
+  memoryBytesMedian: number
+  treeRssMedian: number
+  treePssMedian: number
+  /** The processes of the last round, with their RSS and PSS. */
+  processes: TreeMemory['processes']
+  systemStates: string[]
+}
+
+export interface LeanBench {
+  runs: number
+  lean: ProfileFigures
+  full: ProfileFigures
+  coldRatio: number
+  targets: {coldAtMost06OfFull: boolean; runningAtMost25MB: boolean}
+}
+
+function figures(rounds: ColdRound[]): ProfileFigures {
+  const coldMs = rounds.map((r) => r.coldMs)
+  return {
+    coldMs,
+    coldMedianMs: median(coldMs),
+    memoryBytesMedian: median(rounds.map((r) => r.memoryBytes ?? NaN)),
+    treeRssMedian: median(rounds.map((r) => r.tree.rssBytes)),
+    treePssMedian: median(rounds.map((r) => r.tree.pssBytes)),
+    processes: rounds.at(-1)?.tree.processes ?? [],
+    systemStates: [...new Set(rounds.map((r) => r.systemState))],
+  }
+}
+
+export async function benchLean(root: string, log: Log): Promise<LeanBench> {
+  const runs = Number(process.env.CTR_BENCH_RUNS ?? 12)
+  const port = freePortRange(31000, 31999, 2)
+  const profiles: Array<{profile: 'lean' | 'full'; name: string; port: number}> = [
+    {profile: 'lean', name: 'bench-lean', port},
+    {profile: 'full', name: 'bench-full', port: port + 1},
+  ]
+  for (const p of profiles) await createContainer(root, {distro: 'debian', name: p.name, profile: p.profile, ports: [{port: p.port, service: 'ssh'}]})
+  log(`lean: bench-lean (lean profile) on ${port}, bench-full (--profile full) on ${port + 1}; ${runs} interleaved cold rounds each, memory read once booted and idle`)
+  const rounds = {lean: [] as ColdRound[], full: [] as ColdRound[]}
+  const names = profiles.map((p) => p.name)
+  await withActivator(root, names, async () => {
+    for (const p of profiles) await callActivator(root, {op: 'start', name: p.name, now: false})
+    // One untimed round each, so that neither pays for a first boot (journal files, page cache).
+    for (const p of profiles) await coldRound(root, p.name, p.port)
+    for (let i = 0; i < runs; i++) {
+      const order = i % 2 === 0 ? profiles : [...profiles].reverse()
+      for (const p of order) rounds[p.profile].push(await coldRound(root, p.name, p.port))
+      const [l, f] = [rounds.lean[i], rounds.full[i]]
+      log(`lean: round ${i + 1}: cold lean ${l.coldMs.toFixed(0)} ms, full ${f.coldMs.toFixed(0)} ms; running lean ${mb(l.memoryBytes)}, full ${mb(f.memoryBytes)}`)
+    }
+  })
+  const lean = figures(rounds.lean)
+  const full = figures(rounds.full)
+  const coldRatio = lean.coldMedianMs / full.coldMedianMs
+  for (const [label, f] of [['lean', lean], ['full', full]] as const) {
+    log(
+      `lean: ${label}: cold median ${f.coldMedianMs.toFixed(0)} ms; running idle ${mb(f.memoryBytesMedian)} as the activator reports it ` +
+        `(RSS summed here ${mb(f.treeRssMedian)}, PSS ${mb(f.treePssMedian)}), ${f.processes.length} processes: ${f.processes.map((p) => `${p.comm} ${mb(p.rssBytes)}`).join(', ')}; system ${f.systemStates.join('/')}`,
+    )
+  }
+  const result: LeanBench = {
+    runs,
+    lean,
+    full,
+    coldRatio,
+    targets: {coldAtMost06OfFull: coldRatio <= 0.6, runningAtMost25MB: lean.memoryBytesMedian <= 25e6},
+  }
+  log(`lean: cold lean/full ${coldRatio.toFixed(2)} (target <= 0.6: ${result.targets.coldAtMost06OfFull ? 'met' : 'NOT met'}); running lean ${mb(lean.memoryBytesMedian)} (target <= 25 MB: ${result.targets.runningAtMost25MB ? 'met' : 'NOT met'})`)
+  return result
+}
