@@ -9,6 +9,7 @@ import {CtrError, isCtrError} from '../errors.js'
 import {layout} from '../store/paths.js'
 import {LOCK_EX, LOCK_NB, flock} from '../sys/libc.js'
 import {Activator, type ActivatorOptions} from './activator.js'
+import {pidfdSupported} from './spawn-nspawn.js'
 import {activatorLockFile, controlSocket, type Request, type Response} from './protocol.js'
 
 export interface RunningActivator {
@@ -30,6 +31,8 @@ export async function startActivator(options: ActivatorOptions): Promise<Running
   ftruncateSync(lockFd, 0)
   writeSync(lockFd, `${process.pid}\n`)
 
+  // The wake path's FFI declared now rather than on the first connection.
+  if (!pidfdSupported()) log('no pidfd_open on this kernel: nspawn is started with a fork of this process (slower)')
   const activator = new Activator({...options, log})
   const restored = await activator.restore()
   if (restored.length > 0) log(`holding again: ${restored.join(', ')}`)

@@ -12,7 +12,7 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {closeSync, openSync, readFileSync} from 'node:fs'
 import {constants} from 'node:os'
 import {debug} from '../log.js'
-import {closePidfd, pidfdOpen, posixSpawn, reap} from '../sys/spawn.js'
+import {closePidfd, pidfdOpen, posixSpawn, prepareSpawn, reap} from '../sys/spawn.js'
 
 export const TRAMPOLINE = 'export LISTEN_PID=$$ LISTEN_FDS=$1; shift; exec "$@"'
 
@@ -49,10 +49,11 @@ export interface ExitWatcher {
 
 let pidfdWorks: boolean | undefined
 
-/** pidfd_open(2) exists on this kernel (5.3 and later). */
-function pidfdSupported(): boolean {
+/** pidfd_open(2) exists on this kernel (5.3 and later). Asked once; the answer also warms up the FFI. */
+export function pidfdSupported(): boolean {
   if (pidfdWorks === undefined) {
     try {
+      prepareSpawn()
       closePidfd(pidfdOpen(process.pid))
       pidfdWorks = true
     } catch {

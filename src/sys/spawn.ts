@@ -107,6 +107,11 @@ export function posixSpawn(request: SpawnRequest): number {
   }
 }
 
+/** Declares every libc function used here now, so the first wake does not parse prototypes. */
+export function prepareSpawn(): void {
+  for (const declare of Object.values(c)) declare()
+}
+
 /** A pidfd for PID: readable (POLLIN) once the process has exited. */
 export function pidfdOpen(pid: number): number {
   const fd = c.pidfdOpen()(pid, 0) as number
