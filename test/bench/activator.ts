@@ -23,6 +23,7 @@ import {containerPaths} from '../../src/store/paths.js'
 import {writeContainer, type ContainerRecord} from '../../src/store/containers.js'
 import {canBind} from '../../src/sys/socket.js'
 import {median} from './stats.js'
+import {terminate} from '../../src/sys/process.js'
 
 export interface ActivatorBenchOptions {
   /** A state root (a Debian base is bootstrapped there if it has none). */
@@ -81,23 +82,6 @@ export function freePortRange(from: number, to: number, count = 1): number {
   throw new Error(`no ${count} free ports in ${from}-${to}`)
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-async function waitGone(pid: number, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (alive(pid) && Date.now() < deadline) await sleep(20)
-  if (alive(pid)) {
-    process.kill(pid, 'SIGKILL')
-    while (alive(pid)) await sleep(20)
-  }
-}
 
 async function vmRss(pid: number): Promise<number> {
   const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))
@@ -136,8 +120,7 @@ async function baselineOnce(tree: string, port: number, warmRuns: number): Promi
     return {cold, warm: await warmSamples(port, warmRuns)}
   } finally {
     // By now the process is nspawn (exec'd in place): SIGTERM is an orderly poweroff.
-    child.kill('SIGTERM')
-    await waitGone(child.pid!)
+    await terminate([child.pid!], 30_000)
   }
 }
 
@@ -181,8 +164,7 @@ async function memoryFigures(root: string, counts: number[], log: (line: string)
     }
   } finally {
     if (pid !== undefined) {
-      process.kill(pid, 'SIGTERM')
-      await waitGone(pid)
+      await terminate([pid], 30_000)
     }
     await rm(memRoot, {recursive: true, force: true})
   }
@@ -215,8 +197,7 @@ export async function benchActivator(options: ActivatorBenchOptions): Promise<Ac
       log(`activator: round ${i + 1}: cold ctr ${cold.ctr[i].toFixed(0)} ms, baseline ${cold.baseline[i].toFixed(0)} ms; warm ctr ${lastWarm(warm.ctr)} ms, baseline ${lastWarm(warm.baseline)} ms`)
     }
   } finally {
-    process.kill(activatorPid, 'SIGTERM')
-    await waitGone(activatorPid)
+    await terminate([activatorPid], 30_000)
   }
   const summary = (s: {ctr: number[]; baseline: number[]}) => {
     const ctrMedian = median(s.ctr)

@@ -1,37 +1,37 @@
 /**
- * Removing what a test or benchmark made: the nspawn processes booting its containers are stopped
- * by pid (never by name), its mounts unmounted, its state root removed.
+ * Removing what a test or benchmark made: the background activator of its root and the nspawn
+ * processes booting its containers are stopped by pid (never by name), its mounts unmounted, its
+ * state root removed.
  */
-import {rm} from 'node:fs/promises'
-import {setTimeout as sleep} from 'node:timers/promises'
+import {readFile, rm} from 'node:fs/promises'
+import {activatorLockFile} from '../../src/activator/protocol.js'
 import {nspawnPidsFor} from '../../src/containers/processes.js'
 import {unmountUnder} from '../../src/rootfs/mount.js'
 import {listContainers} from '../../src/store/containers.js'
 import {containerPaths} from '../../src/store/paths.js'
+import {terminate} from '../../src/sys/process.js'
 
 export async function destroyRoot(root: string): Promise<void> {
+  const activator = await activatorOf(root)
+  // The activator powers its containers off when it gets SIGTERM.
+  if (activator !== undefined) await terminate([activator], 60_000)
   for (const c of await listContainers(root).catch(() => [])) {
-    for (const pid of await nspawnPidsFor(containerPaths(root, c.name).rootfs)) await stopPid(pid)
+    await terminate(await nspawnPidsFor(containerPaths(root, c.name).rootfs), 15_000)
   }
   await unmountUnder(root)
   await rm(root, {recursive: true, force: true})
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
+/** pid of the background activator serving ROOT (`ctr start` launched it), if one runs. */
+async function activatorOf(root: string): Promise<number | undefined> {
+  const pid = Number((await readFile(activatorLockFile(root), 'utf8').catch(() => '')).trim())
+  if (!pid) return undefined
+  // The pid must still be that activator (pids are reused): its command line names this root.
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+  return cmdline.split('\0').includes(root) ? pid : undefined
 }
 
 /** SIGTERM (orderly poweroff for nspawn), then SIGKILL after a grace period. */
 export async function stopPid(pid: number, graceMs = 15_000): Promise<void> {
-  if (!alive(pid)) return
-  process.kill(pid, 'SIGTERM')
-  const deadline = Date.now() + graceMs
-  while (alive(pid) && Date.now() < deadline) await sleep(100)
-  if (alive(pid)) process.kill(pid, 'SIGKILL')
-  while (alive(pid)) await sleep(50)
+  await terminate([pid], graceMs)
 }

@@ -1,0 +1,29 @@
+/** Processes ctr started, by pid (never by name): is one alive, and stopping it the orderly way. */
+import {setTimeout as sleep} from 'node:timers/promises'
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name)
+  } catch {}
+}
+
+/**
+ * SIGTERM to each (for systemd-nspawn: an orderly poweroff of the container), SIGKILL to those
+ * still alive after GRACE_MS; resolves when all are gone.
+ */
+export async function terminate(pids: readonly number[], graceMs: number): Promise<void> {
+  for (const pid of pids) signal(pid, 'SIGTERM')
+  const deadline = Date.now() + graceMs
+  while (pids.some(isAlive) && Date.now() < deadline) await sleep(50)
+  for (const pid of pids.filter(isAlive)) signal(pid, 'SIGKILL')
+  while (pids.some(isAlive)) await sleep(20)
+}
