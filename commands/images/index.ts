@@ -1,6 +1,7 @@
 import {CtrCommand} from '../../src/cli/base-command.js'
 import {listImages, type ImageListing} from '../../src/rootfs/images.js'
-import {formatColumns, formatSize} from '../../src/cli/format.js'
+import {formatColumns} from '../../src/cli/format.js'
+import {formatBytes} from '../../src/ui/format.js'
 
 export default class Images extends CtrCommand {
   static summary = 'List the cached base trees containers are made from.'
@@ -12,7 +13,7 @@ export default class Images extends CtrCommand {
     this.say(
       formatColumns(
         ['IMAGE', 'DISTRO', 'RELEASE', 'SIZE', 'CREATED', 'USED BY'],
-        images.map((i) => [i.id, i.distro, i.release, formatSize(i.sizeBytes), i.createdAt.slice(0, 19).replace('T', ' '), i.usedBy.join(',') || '-']),
+        images.map((i) => [i.id, i.distro, i.release, formatBytes(i.sizeBytes), i.createdAt.slice(0, 19).replace('T', ' '), i.usedBy.join(',') || '-']),
       ),
     )
     return images
