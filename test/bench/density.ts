@@ -10,7 +10,7 @@ import {createContainer} from '../../src/containers/create.js'
 import {removeContainers} from '../../src/containers/remove.js'
 import {containerPaths} from '../../src/store/paths.js'
 import {freePortRange, timeToFirstByte} from './activator.js'
-import {HELD_MS, IDLE_SETTLE_MS, kb, mb, withActivator, type Log} from './held.js'
+import {HELD_MS, IDLE_SETTLE_MS, backToSleep, errorText, kb, mb, logActivatorTail, withActivator, type Log} from './held.js'
 import {median} from './stats.js'
 import {processRss} from './tree-memory.js'
 
@@ -24,6 +24,8 @@ export interface DensityBench {
   /** Allocated bytes of the sampled containers after their one boot (the journal is written then). */
   diskAfterOneBootMedian: number
   coldMs: {samples: Array<{name: string; ms: number}>; median: number}
+  /** Cold samples that failed (a reset or no banner): left out of the median. */
+  failures: string[]
 }
 
 /** [apparent bytes, allocated bytes] of DIR, not crossing into the overlay mounted inside it. */
@@ -54,7 +56,7 @@ export async function benchDensity(root: string, log: Log): Promise<DensityBench
   }
   const createTotal = (performance.now() - started) / 1000
   try {
-    return await withActivator(root, names, async (pid) => {
+    return await withActivator(root, names, log, async (pid) => {
       await sleep(1500)
       const none = processRss(pid)
       const holdStarted = performance.now()
@@ -81,13 +83,21 @@ export async function benchDensity(root: string, log: Log): Promise<DensityBench
 
       // Each sample is the first boot of that container (as a random one among many would be).
       const samples: Array<{name: string; ms: number}> = []
+      const failures: string[] = []
       for (const i of pickDistinct(sampleCount, count)) {
         await sleep(HELD_MS)
-        const ms = await timeToFirstByte(first + i)
-        samples.push({name: names[i], ms})
-        log(`density: cold ${names[i]} (port ${first + i}): ${ms.toFixed(0)} ms to the banner`)
-        await sleep(IDLE_SETTLE_MS)
-        await callActivator(root, {op: 'stop', name: names[i], keepPorts: true})
+        try {
+          const ms = await timeToFirstByte(first + i)
+          samples.push({name: names[i], ms})
+          log(`density: cold ${names[i]} (port ${first + i}): ${ms.toFixed(0)} ms to the banner`)
+          await sleep(IDLE_SETTLE_MS)
+        } catch (error) {
+          // A finding, not the end of the run: the sample is left out of the median.
+          failures.push(`${names[i]}: ${errorText(error)}`)
+          log(`density: cold ${names[i]} (port ${first + i}) FAILED: ${errorText(error)}`)
+          logActivatorTail(root, log, 8)
+        }
+        await backToSleep(root, names[i])
       }
       await sleep(1500)
       const afterWakes = processRss(pid)
@@ -100,9 +110,10 @@ export async function benchDensity(root: string, log: Log): Promise<DensityBench
         diskPerContainer,
         diskAfterOneBootMedian,
         coldMs: {samples, median: median(samples.map((s) => s.ms))},
+        failures,
       }
       log(
-        `density: cold boot of a random container among ${count} held: median ${result.coldMs.median.toFixed(0)} ms (${samples.length} samples); ` +
+        `density: cold boot of a random container among ${count} held: median ${result.coldMs.median.toFixed(0)} ms (${samples.length} samples, ${failures.length} failed); ` +
           `activator ${mb(afterWakes)} after them, ${(result.activatorRssBytes.perHeldContainer / 1e3).toFixed(1)} KB per held container`,
       )
       log(`density: disk of a container after its first boot: median ${mb(diskAfterOneBootMedian)} allocated (journal files included)`)

@@ -5,6 +5,7 @@
  */
 import {readFileSync} from 'node:fs'
 import {callActivator, ensureActivator} from '../../src/activator/client.js'
+import {activatorLog} from '../../src/activator/protocol.js'
 import type {ContainerStatus} from '../../src/status/types.js'
 import {stopPid} from '../helpers/cleanup.js'
 
@@ -20,12 +21,16 @@ export const kb = (bytes: number) => `${(bytes / 1e3).toFixed(0)} KB`
 
 /**
  * Runs BODY with an activator for ROOT, then lets NAMES go (so that the next section's activator
- * does not hold them again from held.json) and stops it by pid.
+ * does not hold them again from held.json) and stops it by pid. When BODY fails, the end of the
+ * activator's log goes to LOG first: the bench root, and the log with it, is removed afterwards.
  */
-export async function withActivator<T>(root: string, names: readonly string[], body: (pid: number) => Promise<T>): Promise<T> {
+export async function withActivator<T>(root: string, names: readonly string[], log: Log, body: (pid: number) => Promise<T>): Promise<T> {
   const {pid} = await ensureActivator(root)
   try {
     return await body(pid)
+  } catch (error) {
+    logActivatorTail(root, log)
+    throw error
   } finally {
     for (const name of names) await callActivator(root, {op: 'stop', name, keepPorts: false}).catch(() => {})
     // SIGTERM: the activator powers off whatever still runs (in order), then exits.
@@ -47,4 +52,22 @@ export function processRunning(pid: number): boolean {
   } catch {
     return false
   }
+}
+
+export function logActivatorTail(root: string, log: Log, lines = 20): void {
+  let text = ''
+  try {
+    text = readFileSync(activatorLog(root), 'utf8')
+  } catch {}
+  for (const line of text.trimEnd().split('\n').slice(-lines)) log(`  activator log: ${line}`)
+}
+
+/** After a failed cold round: the container powered off with its ports held, ready for the next. */
+export async function backToSleep(root: string, name: string): Promise<void> {
+  const status = await statusOf(root, name).catch(() => undefined)
+  if (status && status.state !== 'listening') await callActivator(root, {op: 'stop', name, keepPorts: true}).catch(() => {})
+}
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }

@@ -10,7 +10,7 @@ import {callActivator} from '../../src/activator/client.js'
 import {containerLeader} from '../../src/activator/proc.js'
 import {createContainer} from '../../src/containers/create.js'
 import {freePortRange, timeToFirstByte} from './activator.js'
-import {HELD_MS, IDLE_SETTLE_MS, mb, statusOf, withActivator, type Log} from './held.js'
+import {HELD_MS, IDLE_SETTLE_MS, backToSleep, errorText, logActivatorTail, mb, statusOf, withActivator, type Log} from './held.js'
 import {median} from './stats.js'
 import {treeMemory, type TreeMemory} from './tree-memory.js'
 
@@ -55,6 +55,8 @@ export interface LeanBench {
   lean: ProfileFigures
   full: ProfileFigures
   coldRatio: number
+  /** Cold rounds that failed (a reset or no banner): left out of the medians. */
+  failures: string[]
   targets: {coldAtMost06OfFull: boolean; runningAtMost25MB: boolean}
 }
 
@@ -81,16 +83,29 @@ export async function benchLean(root: string, log: Log): Promise<LeanBench> {
   for (const p of profiles) await createContainer(root, {distro: 'debian', name: p.name, profile: p.profile, ports: [{port: p.port, service: 'ssh'}]})
   log(`lean: bench-lean (lean profile) on ${port}, bench-full (--profile full) on ${port + 1}; ${runs} interleaved cold rounds each, memory read once booted and idle`)
   const rounds = {lean: [] as ColdRound[], full: [] as ColdRound[]}
+  const failures: string[] = []
   const names = profiles.map((p) => p.name)
-  await withActivator(root, names, async () => {
+  await withActivator(root, names, log, async () => {
     for (const p of profiles) await callActivator(root, {op: 'start', name: p.name, now: false})
     // One untimed round each, so that neither pays for a first boot (journal files, page cache).
     for (const p of profiles) await coldRound(root, p.name, p.port)
     for (let i = 0; i < runs; i++) {
       const order = i % 2 === 0 ? profiles : [...profiles].reverse()
-      for (const p of order) rounds[p.profile].push(await coldRound(root, p.name, p.port))
-      const [l, f] = [rounds.lean[i], rounds.full[i]]
-      log(`lean: round ${i + 1}: cold lean ${l.coldMs.toFixed(0)} ms, full ${f.coldMs.toFixed(0)} ms; running lean ${mb(l.memoryBytes)}, full ${mb(f.memoryBytes)}`)
+      const line: string[] = []
+      for (const p of order) {
+        try {
+          const r = await coldRound(root, p.name, p.port)
+          rounds[p.profile].push(r)
+          line.push(`${p.profile} cold ${r.coldMs.toFixed(0)} ms, running ${mb(r.memoryBytes)}`)
+        } catch (error) {
+          // A finding, not the end of the run: the round is left out of the medians.
+          failures.push(`round ${i + 1} ${p.profile}: ${errorText(error)}`)
+          line.push(`${p.profile} FAILED: ${errorText(error)}`)
+          logActivatorTail(root, log, 8)
+          await backToSleep(root, p.name)
+        }
+      }
+      log(`lean: round ${i + 1}: ${line.join('; ')}`)
     }
   })
   const lean = figures(rounds.lean)
@@ -107,8 +122,9 @@ export async function benchLean(root: string, log: Log): Promise<LeanBench> {
     lean,
     full,
     coldRatio,
+    failures,
     targets: {coldAtMost06OfFull: coldRatio <= 0.6, runningAtMost25MB: lean.memoryBytesMedian <= 25e6},
   }
-  log(`lean: cold lean/full ${coldRatio.toFixed(2)} (target <= 0.6: ${result.targets.coldAtMost06OfFull ? 'met' : 'NOT met'}); running lean ${mb(lean.memoryBytesMedian)} (target <= 25 MB: ${result.targets.runningAtMost25MB ? 'met' : 'NOT met'})`)
+  log(`lean: cold lean/full ${coldRatio.toFixed(2)} (target <= 0.6: ${result.targets.coldAtMost06OfFull ? 'met' : 'NOT met'}); running lean ${mb(lean.memoryBytesMedian)} (target <= 25 MB: ${result.targets.runningAtMost25MB ? 'met' : 'NOT met'}); ${failures.length} cold rounds failed`)
   return result
 }
