@@ -82,7 +82,7 @@ export class Activator {
       }
     }
     this.persist()
-    const every = this.options.idleCheckMs ?? 5000
+    const every = this.idleCheckMs()
     this.idleTimer = setInterval(() => void this.applyIdleRule(), every)
     this.idleTimer.unref()
     return restored
@@ -244,6 +244,15 @@ export class Activator {
    * that arrives during shutdown waits in the host's socket for the next boot instead of being
    * accepted by a container that is going away.
    */
+  /**
+   * How often the idle rule reads /proc/net/tcp{,6}: once a second by default, so a container
+   * powers off within about a second of its timeout. Only running containers with a timeout are
+   * looked at, so a host of sleeping containers pays nothing for it.
+   */
+  private idleCheckMs(): number {
+    return this.options.idleCheckMs ?? 1000
+  }
+
   private async applyIdleRule(): Promise<void> {
     const running = [...this.held.values()].filter((c) => c.state === 'running' && c.record.idleTimeoutSec > 0)
     if (running.length === 0) return
@@ -260,7 +269,9 @@ export class Activator {
         continue
       }
       c.idleSince ??= now
-      if (now - c.idleSince < c.record.idleTimeoutSec * 1000) continue
+      // Checks are a period apart, give or take timer jitter: half a period of slack keeps a check
+      // that lands a hair early from postponing the poweroff by a whole period.
+      if (now - c.idleSince + this.idleCheckMs() / 2 < c.record.idleTimeoutSec * 1000) continue
       void this.serial(c.name, async () => {
         if (c.state !== 'running') return
         this.log(`${c.name}: idle for ${c.record.idleTimeoutSec} s`)
