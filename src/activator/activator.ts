@@ -18,6 +18,9 @@ import {establishedByPort, processParents, readTcpRows} from './proc.js'
 import {prepareTree} from './tree.js'
 import {SocketWatcher} from './watcher.js'
 
+/** How often the idle rule reads the connections when not told otherwise. */
+export const DEFAULT_IDLE_CHECK_MS = 1000
+
 export interface ActivatorOptions {
   root: string
   log?: (message: string) => void
@@ -250,7 +253,7 @@ export class Activator {
    * looked at, so a host of sleeping containers pays nothing for it.
    */
   private idleCheckMs(): number {
-    return this.options.idleCheckMs ?? 1000
+    return this.options.idleCheckMs ?? DEFAULT_IDLE_CHECK_MS
   }
 
   private async applyIdleRule(): Promise<void> {

@@ -3,28 +3,16 @@
  * time from the session's end to the container gone (nspawn exited, the port watched again),
  * against the timeout, split into the activator noticing no connection and the poweroff itself.
  */
-import {readFileSync} from 'node:fs'
 import {rm} from 'node:fs/promises'
-import {fileURLToPath} from 'node:url'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {callActivator} from '../../src/activator/client.js'
 import {createContainer} from '../../src/containers/create.js'
+import {DEFAULT_IDLE_CHECK_MS} from '../../src/activator/activator.js'
 import {canBind} from '../../src/sys/socket.js'
 import {makeKeyPair, ssh} from '../helpers/ssh.js'
 import {freePortRange} from './activator.js'
 import {logActivatorTail, processRunning, statusOf, withActivator, type Log} from './held.js'
 import {median} from './stats.js'
-
-/** The activator's idle check period when none is given (the daemon gives none), read from its source. */
-function defaultIdleCheckMs(): number | undefined {
-  try {
-    const source = readFileSync(fileURLToPath(new URL('../../../src/activator/activator.ts', import.meta.url)), 'utf8')
-    const m = /idleCheckMs \?\? ([\d_]+)/.exec(source)
-    return m ? Number(m[1].replaceAll('_', '')) : undefined
-  } catch {
-    return undefined
-  }
-}
 
 export interface IdleRound {
   /** From ssh's exit to the activator's idle rule first seeing no connection (its idle clock starts). */
@@ -79,15 +67,15 @@ async function watchIdlePoweroff(root: string, name: string, closedAt: number, l
 export async function benchIdle(root: string, log: Log): Promise<IdleBench> {
   const rounds = Number(process.env.CTR_BENCH_IDLE_ROUNDS ?? 5)
   const timeoutSec = Number(process.env.CTR_BENCH_IDLE_TIMEOUT ?? 5)
-  const idleCheckMs = defaultIdleCheckMs()
+  const idleCheckMs = DEFAULT_IDLE_CHECK_MS
   const port = freePortRange(30000, 30999)
   const name = 'bench-idle'
   const key = await makeKeyPair()
   try {
     await createContainer(root, {distro: 'debian', name, ports: [{port, service: 'ssh'}], idleTimeoutSec: timeoutSec, sshKeyFiles: [key.pub]})
-    log(`idle: ${name} on port ${port}, idle timeout ${timeoutSec} s, activator idle check every ${idleCheckMs ?? '?'} ms (its default); ${rounds} rounds of ssh true -> powered off`)
+    log(`idle: ${name} on port ${port}, idle timeout ${timeoutSec} s, activator idle check every ${idleCheckMs} ms (its default); ${rounds} rounds of ssh true -> powered off`)
     const sshFailures: string[] = []
-    const limitMs = timeoutSec * 1000 + 3 * (idleCheckMs ?? 5000) + 60_000
+    const limitMs = timeoutSec * 1000 + 3 * idleCheckMs + 60_000
     const samples = await withActivator(root, [name], log, async () => {
       await callActivator(root, {op: 'start', name, now: false})
       const out: IdleRound[] = []
@@ -127,7 +115,7 @@ export async function benchIdle(root: string, log: Log): Promise<IdleBench> {
     }
     log(
       `idle: median ${(gone / 1000).toFixed(2)} s from the last connection closing to the container gone, against a ${timeoutSec} s timeout ` +
-        `(+${(result.overshootMedianMs / 1000).toFixed(2)} s; the rule is checked every ${idleCheckMs ?? '?'} ms; poweroff itself ${((gone - result.closeToStoppingMedianMs) / 1000).toFixed(2)} s); ` +
+        `(+${(result.overshootMedianMs / 1000).toFixed(2)} s; the rule is checked every ${idleCheckMs} ms; poweroff itself ${((gone - result.closeToStoppingMedianMs) / 1000).toFixed(2)} s); ` +
         `${sshFailures.length} of ${rounds} ssh runs failed`,
     )
     return result
