@@ -63,6 +63,10 @@ export async function runLsApp(options: RunLsOptions): Promise<void> {
       stdout.write(CLEAR_SCREEN)
       follower = new AbortController()
       const outcome = await followLogs(exit.name, options.actions, stdout, follower.signal)
+      // The terminal's Ctrl-C reaches journalctl and ctr together, and journalctl's exit can be seen
+      // before ctr's SIGINT handler runs: let that SIGINT land on the follower, not on the view
+      // that comes back (which it would quit).
+      await abortedOrTimeout(follower.signal, 500)
       follower = undefined
       stdout.write(CLEAR_SCREEN)
       resume = {selected: exit.selected, filter: exit.filter, outcome}
@@ -71,6 +75,14 @@ export async function runLsApp(options: RunLsOptions): Promise<void> {
     process.off('SIGINT', onInterrupt)
     stdout.off('resize', onResize)
   }
+}
+
+function abortedOrTimeout(signal: AbortSignal, ms: number): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), {once: true})
+  })
 }
 
 /** Follows the journal until SIGNAL fires (Ctrl-C); says how it ended. */
