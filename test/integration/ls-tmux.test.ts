@@ -70,7 +70,9 @@ describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real s
     expect(started.items[0].error).toBeUndefined()
     // The shell writes ctr's exit status to a file (tmux's pane_dead_status is not always filled in).
     exitFile = join(root, 'ls-exit-status')
-    const command = `${CTR} ls --root ${root}; echo $? > ${exitFile}; sleep 600`
+    // As a person at a terminal runs it: ink draws nothing until exit when CI is set (is-in-ci),
+    // and CI runs this test with CI=true, which tmux would pass on.
+    const command = `env -u CI -u CONTINUOUS_INTEGRATION ${CTR} ls --root ${root}; echo $? > ${exitFile}; sleep 600`
     const created = await tmux('new-session', '-d', '-s', SESSION, '-x', '100', '-y', '30', command)
     expect(created.stderr).toBe('')
   })
