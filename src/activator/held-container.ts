@@ -171,7 +171,12 @@ export class HeldContainer {
       signal(this.pid, 'SIGTERM')
       this.killTimer = setTimeout(() => {
         this.ctx.log(`${this.name}: no poweroff after ${this.ctx.stopTimeoutMs} ms, killing it`)
-        if (this.pid !== undefined) signal(this.pid, 'SIGKILL')
+        if (this.pid === undefined) return
+        // The container's init first: it would outlive a SIGKILLed nspawn (seen in CI) and keep
+        // the passed sockets, so the port stays taken. Killing PID 1 of the namespace ends it all.
+        const leader = containerLeader(this.pid)
+        if (leader !== undefined) signal(leader, 'SIGKILL')
+        signal(this.pid, 'SIGKILL')
       }, this.ctx.stopTimeoutMs)
     }
     this.state = 'stopping'

@@ -110,3 +110,34 @@ describe.skipIf(reason)('idle shutdown (real nspawn, real sshd, real ssh)', () =
     expect((await getStatus(root)).containers.map((c) => c.name)).not.toContain('sleepy')
   })
 })
+
+describe.skipIf(reason)('a container that does not power off in time', () => {
+  let root: string
+  let activator: RunningActivator | undefined
+
+  afterAll(async () => {
+    await activator?.close()
+    if (root) await destroyTestRoot(root)
+  })
+
+  it('is killed whole, its init included, so no process of it keeps the port', async () => {
+    const {stopContainers} = await import('../../src/containers/lifecycle.js')
+    const {nspawnPidsFor} = await import('../../src/containers/processes.js')
+    const {containerPaths} = await import('../../src/store/paths.js')
+    const {execa} = await import('execa')
+    root = await makeTestRoot()
+    const port = freePort()
+    await createContainer(root, {distro: 'debian', name: 'stubborn', ports: [{port, service: 'ssh'}]})
+    // A poweroff grace of 1 ms: SIGKILL follows SIGTERM at once, as after a hung shutdown.
+    activator = await startActivator({root, stopTimeoutMs: 1, idleCheckMs: 200})
+    expect((await startContainers(root, ['stubborn'], {now: true})).items[0].error).toBeUndefined()
+    const rootfs = containerPaths(root, 'stubborn').rootfs
+    expect(await nspawnPidsFor(rootfs)).toHaveLength(1)
+    expect((await stopContainers(root, ['stubborn'], {keepPorts: false})).items[0].error).toBeUndefined()
+    expect(await nspawnPidsFor(rootfs)).toEqual([])
+    // Nothing of the container is left: no process has its tree as root directory.
+    const {stdout} = await execa('sh', ['-c', `for p in /proc/[0-9]*; do [ "$(readlink $p/root)" = "${rootfs}" ] && echo $p; done; true`])
+    expect(stdout).toBe('')
+    expect(canBind(port).ok).toBe(true)
+  })
+})
