@@ -119,12 +119,15 @@ describe.skipIf(reason)('ctr create (real debootstrap, real nspawn, real ssh)', 
     const {rootfs, container} = await createContainer(root, {distro: 'debian', name: 'upd', sshKeyFiles: [keys.pub], ports: [{port: PORT + 1, service: 'ssh'}]})
     expect(container.profile).toBe('lean')
     expect(await readlink(join(rootfs, 'etc/systemd/system/default.target'))).toBe('/etc/systemd/system/ctr-lean.target')
+    // No /run/nologin in a lean boot: nothing there would remove it, and pam_nologin would complain.
+    expect(await readlink(join(rootfs, 'etc/tmpfiles.d/systemd-nologin.conf'))).toBe('/dev/null')
     expect(await readFile(join(rootfs, 'etc/systemd/system/ctr-ssh.socket'), 'utf8')).toContain('DefaultDependencies=no')
     const report = await updateContainer(root, 'upd', {profile: 'full', idleTimeoutSec: 30})
     expect(report.changed).toEqual(['idle-timeout', 'profile'])
     expect(report.container).toMatchObject({profile: 'full', idleTimeoutSec: 30})
     await expect(readlink(join(rootfs, 'etc/systemd/system/default.target'))).rejects.toMatchObject({code: 'ENOENT'})
     await expect(readlink(join(rootfs, 'etc/systemd/system/getty@.service'))).rejects.toMatchObject({code: 'ENOENT'})
+    await expect(readlink(join(rootfs, 'etc/tmpfiles.d/systemd-nologin.conf'))).rejects.toMatchObject({code: 'ENOENT'})
     expect(await readFile(join(rootfs, 'etc/systemd/system/ctr-ssh.socket'), 'utf8')).not.toContain('DefaultDependencies=no')
   })
 
