@@ -17,7 +17,8 @@ import {destroyTestRoot, makeTestRoot, skipReason} from '../helpers/roots.js'
 import {makeKeyPair, ssh} from '../helpers/ssh.js'
 
 const tmuxMissing = (await execa('tmux', ['-V'], {reject: false}).catch(() => ({exitCode: 1}))).exitCode !== 0
-const reason = skipReason() ?? (tmuxMissing ? 'tmux is not installed; skipped' : undefined)
+// In CI a missing tmux is a failure (bin/setup installs it), never a skip.
+const reason = skipReason() ?? (tmuxMissing && !process.env.CI ? 'tmux is not installed (apt-get install tmux); skipped' : undefined)
 if (reason) console.warn(`test/integration/ls-tmux.test.ts: ${reason}`)
 
 /** Idle timeout of the woken container: long enough for the steps that need it up, short to wait out. */
