@@ -1,11 +1,13 @@
-import {mkdtemp, readFile} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {SocketWatcher} from '../../../src/activator/watcher.js'
+import {useTempDirs} from '../../helpers/temp.js'
 import {closePidfd, decodeWaitStatus, fdPlan, pidfdOpen, posixSpawn, reap} from '../../../src/sys/spawn.js'
 
 describe('posix_spawn for nspawn', () => {
+  const tempDir = useTempDirs()
+
   it('moves passed fds above every fd involved before putting them on 3, 4, ...', () => {
     // fd 4 is a source and a target: it is copied away before 4 is overwritten.
     expect(fdPlan([4, 3])).toEqual([
@@ -26,7 +28,7 @@ describe('posix_spawn for nspawn', () => {
   })
 
   it('runs a program in its own session with signals reset, output in a file, exit seen by pidfd', async () => {
-    const out = join(await mkdtemp(join(tmpdir(), 'ctr-unit-')), 'out')
+    const out = join(await tempDir(), 'out')
     const script = 'echo "$$ $(cut -d" " -f6 /proc/$$/stat)"; grep -E "^Sig(Ign|Blk)" /proc/$$/status; echo oops >&2; exit 42'
     const pid = posixSpawn({path: '/bin/sh', argv: ['sh', '-c', script], env: {PATH: '/usr/bin:/bin'}, passFds: [], outputPath: out, newSession: true})
     const pidfd = pidfdOpen(pid)

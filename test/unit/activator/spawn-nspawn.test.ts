@@ -1,14 +1,15 @@
-import {mkdtemp} from 'node:fs/promises'
 import {connect} from 'node:net'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {nspawnArgv} from '../../../src/nspawn/argv.js'
 import {TRAMPOLINE, nspawnEnv, spawnNspawn, stdioWithFds, tailOf, trampolineArgv} from '../../../src/activator/spawn-nspawn.js'
 import {canBind, closeFd, isReadable, listenTcp} from '../../../src/sys/socket.js'
 import {SocketWatcher} from '../../../src/activator/watcher.js'
+import {useTempDirs} from '../../helpers/temp.js'
 
 describe('the LISTEN_PID trampoline', () => {
+  const tempDir = useTempDirs()
+
   it('wraps the argv in sh, which exports its own pid and execs', () => {
     expect(trampolineArgv(['systemd-nspawn', '-D', '/t', '-b'], 2)).toEqual(['/bin/sh', '-c', TRAMPOLINE, 'sh', '2', 'systemd-nspawn', '-D', '/t', '-b'])
     expect(trampolineArgv(['systemd-nspawn', '-b'], 0)).toEqual(['/bin/sh', '-c', TRAMPOLINE, 'sh', '0', 'systemd-nspawn', '-b'])
@@ -37,7 +38,7 @@ describe('the LISTEN_PID trampoline', () => {
     await new Promise((r) => client.once('connect', r))
     // Stands in for nspawn: prints what sd_listen_fds(3) checks, then what fd 3 and 4 are.
     const probe = ['/bin/sh', '-c', 'echo "$LISTEN_PID $$ $LISTEN_FDS"; readlink /proc/$$/fd/3 /proc/$$/fd/4; cat /proc/$$/fdinfo/3 | grep flags']
-    const consoleLog = join(await mkdtemp(join(tmpdir(), 'ctr-unit-')), 'console.log')
+    const consoleLog = join(await tempDir(), 'console.log')
     const watcher = new SocketWatcher()
     let exit: (status: [number | null, string | null]) => void = () => {}
     const exited = new Promise<[number | null, string | null]>((r) => (exit = r))
@@ -60,7 +61,7 @@ describe('the LISTEN_PID trampoline', () => {
 
   it('reads the tail of the console log without ANSI colours', async () => {
     const {writeFile} = await import('node:fs/promises')
-    const path = join(await mkdtemp(join(tmpdir(), 'ctr-unit-')), 'console.log')
+    const path = join(await tempDir(), 'console.log')
     await writeFile(path, 'one\r\n\x1b[0;32m  OK  \x1b[0m] Reached target\n\nthree\n')
     expect(tailOf(path, 2)).toEqual(['  OK  ] Reached target', 'three'])
     expect(tailOf(`${path}.missing`, 2)).toEqual([])
