@@ -16,6 +16,8 @@ export interface ProfileRecipe {
   maskGenerators: string[]
   /** Other configuration files masked by a /dev/null link of the same path (e.g. in /etc/tmpfiles.d). */
   maskFiles?: string[]
+  /** Configuration files written whole (drop-ins, mostly), as lines. */
+  files?: Array<{path: string; lines: string[]}>
   /** A target to boot instead of the distro's default, as [Unit] lines. */
   defaultTarget?: {name: string; unit: string[]}
 }
@@ -40,6 +42,7 @@ export async function applyProfile(tree: string, name: string): Promise<void> {
   for (const unit of profile.mask) await symlinkInTree(tree, `/etc/systemd/system/${unit}`, '/dev/null')
   for (const generator of profile.maskGenerators) await symlinkInTree(tree, `/etc/systemd/system-generators/${generator}`, '/dev/null')
   for (const file of profile.maskFiles ?? []) await symlinkInTree(tree, file, '/dev/null')
+  for (const file of profile.files ?? []) await writeInTree(tree, file.path, `# Written by ctr (profile ${profile.name}).\n${file.lines.join('\n')}\n`)
   if (profile.defaultTarget) {
     const {name: target, unit} = profile.defaultTarget
     await writeInTree(tree, `/etc/systemd/system/${target}`, `# Written by ctr (profile ${profile.name}).\n[Unit]\n${unit.join('\n')}\n`)
@@ -53,6 +56,7 @@ export async function removeProfile(tree: string, name: string): Promise<void> {
   for (const unit of profile.mask) await removeInTree(tree, `/etc/systemd/system/${unit}`)
   for (const generator of profile.maskGenerators) await removeInTree(tree, `/etc/systemd/system-generators/${generator}`)
   for (const file of profile.maskFiles ?? []) await removeInTree(tree, file)
+  for (const file of profile.files ?? []) await removeInTree(tree, file.path)
   if (profile.defaultTarget) {
     await removeInTree(tree, '/etc/systemd/system/default.target')
     await removeInTree(tree, `/etc/systemd/system/${profile.defaultTarget.name}`)

@@ -121,6 +121,8 @@ describe.skipIf(reason)('ctr create (real debootstrap, real nspawn, real ssh)', 
     expect(await readlink(join(rootfs, 'etc/systemd/system/default.target'))).toBe('/etc/systemd/system/ctr-lean.target')
     // No /run/nologin in a lean boot: nothing there would remove it, and pam_nologin would complain.
     expect(await readlink(join(rootfs, 'etc/tmpfiles.d/systemd-nologin.conf'))).toBe('/dev/null')
+    // Small journal files: a journal's hash table, which journald keeps mapped, grows with the limit.
+    expect(await readFile(join(rootfs, 'etc/systemd/journald.conf.d/ctr-lean.conf'), 'utf8')).toMatch(/^SystemMaxFileSize=2M$/m)
     expect(await readFile(join(rootfs, 'etc/systemd/system/ctr-ssh.socket'), 'utf8')).toContain('DefaultDependencies=no')
     const report = await updateContainer(root, 'upd', {profile: 'full', idleTimeoutSec: 30})
     expect(report.changed).toEqual(['idle-timeout', 'profile'])
@@ -128,6 +130,7 @@ describe.skipIf(reason)('ctr create (real debootstrap, real nspawn, real ssh)', 
     await expect(readlink(join(rootfs, 'etc/systemd/system/default.target'))).rejects.toMatchObject({code: 'ENOENT'})
     await expect(readlink(join(rootfs, 'etc/systemd/system/getty@.service'))).rejects.toMatchObject({code: 'ENOENT'})
     await expect(readlink(join(rootfs, 'etc/tmpfiles.d/systemd-nologin.conf'))).rejects.toMatchObject({code: 'ENOENT'})
+    await expect(readFile(join(rootfs, 'etc/systemd/journald.conf.d/ctr-lean.conf'))).rejects.toMatchObject({code: 'ENOENT'})
     expect(await readFile(join(rootfs, 'etc/systemd/system/ctr-ssh.socket'), 'utf8')).not.toContain('DefaultDependencies=no')
   })
 
