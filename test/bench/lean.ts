@@ -4,6 +4,7 @@
  * idle container (all its processes, nspawn included, as the activator reports it; cross-checked
  * here as RSS and PSS of nspawn's process tree).
  */
+import {readFileSync} from 'node:fs'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {execa} from 'execa'
 import {callActivator} from '../../src/activator/client.js'
@@ -50,11 +51,69 @@ interface ProfileFigures {
   systemStates: string[]
 }
 
+/**
+ * K lean containers from one base, all booted and idle at once: what each one adds to the host
+ * when it is not alone. RSS counts a shared library page once for every process that maps it;
+ * PSS splits it between them; MemAvailable is the host's own account (page cache it can drop is
+ * not counted as used).
+ */
+interface SideBySide {
+  containers: number
+  rssPerContainerMedian: number
+  pssPerContainer: number
+  /** Of the PSS: nspawn's part (on the host) and the part of the processes inside. */
+  pssNspawnPerContainer: number
+  pssInsidePerContainer: number
+  memAvailableDropPerContainer: number
+}
+
+function memAvailable(): number {
+  const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))
+  if (!m) throw new Error('no MemAvailable in /proc/meminfo')
+  return Number(m[1]) * 1024
+}
+
+async function sideBySide(root: string, log: Log, count: number): Promise<SideBySide> {
+  const first = freePortRange(32000, 32999, count)
+  const names = Array.from({length: count}, (_, i) => `bench-side${i}`)
+  for (const [i, name] of names.entries()) await createContainer(root, {distro: 'debian', name, ports: [{port: first + i, service: 'ssh'}]})
+  return withActivator(root, names, log, async () => {
+    for (const name of names) await callActivator(root, {op: 'start', name, now: false})
+    await sleep(IDLE_SETTLE_MS)
+    const before = memAvailable()
+    for (const [i] of names.entries()) await timeToFirstByte(first + i)
+    await sleep(3 * IDLE_SETTLE_MS)
+    const after = memAvailable()
+    const trees: TreeMemory[] = []
+    for (const name of names) {
+      const pid = (await statusOf(root, name)).pid
+      if (pid === undefined) throw new Error(`${name} is not running after its wake`)
+      trees.push(treeMemory(pid))
+    }
+    const sum = (f: (t: TreeMemory) => number) => trees.reduce((n, t) => n + f(t), 0) / count
+    const result: SideBySide = {
+      containers: count,
+      rssPerContainerMedian: median(trees.map((t) => t.rssBytes)),
+      pssPerContainer: sum((t) => t.pssBytes),
+      pssNspawnPerContainer: sum((t) => t.processes[0]?.pssBytes ?? 0),
+      pssInsidePerContainer: sum((t) => t.pssBytes - (t.processes[0]?.pssBytes ?? 0)),
+      memAvailableDropPerContainer: (before - after) / count,
+    }
+    log(
+      `lean: ${count} lean containers running side by side: each ${mb(result.rssPerContainerMedian)} RSS (median), ` +
+        `${mb(result.pssPerContainer)} PSS (nspawn ${mb(result.pssNspawnPerContainer)}, inside ${mb(result.pssInsidePerContainer)}); ` +
+        `the host's MemAvailable dropped ${mb(result.memAvailableDropPerContainer)} per container`,
+    )
+    return result
+  })
+}
+
 export interface LeanBench {
   runs: number
   lean: ProfileFigures
   full: ProfileFigures
   coldRatio: number
+  sideBySide: SideBySide
   /** Cold rounds that failed (a reset or no banner): left out of the medians. */
   failures: string[]
   targets: {coldAtMost06OfFull: boolean; runningAtMost25MB: boolean}
@@ -110,6 +169,7 @@ export async function benchLean(root: string, log: Log): Promise<LeanBench> {
   })
   const lean = figures(rounds.lean)
   const full = figures(rounds.full)
+  const side = await sideBySide(root, log, Number(process.env.CTR_BENCH_SIDE ?? 8))
   const coldRatio = lean.coldMedianMs / full.coldMedianMs
   for (const [label, f] of [['lean', lean], ['full', full]] as const) {
     log(
@@ -122,6 +182,7 @@ export async function benchLean(root: string, log: Log): Promise<LeanBench> {
     lean,
     full,
     coldRatio,
+    sideBySide: side,
     failures,
     targets: {coldAtMost06OfFull: coldRatio <= 0.6, runningAtMost25MB: lean.memoryBytesMedian <= 25e6},
   }
