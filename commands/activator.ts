@@ -1,16 +1,29 @@
 import {spawn} from 'node:child_process'
+import {Flags} from '@oclif/core'
 import {CtrCommand} from '../src/cli/base-command.js'
-import {daemonArgs} from '../src/activator/client.js'
+import {CtrError} from '../src/errors.js'
+import {daemonArgs, stopActivator, type ActivatorStopReport} from '../src/activator/client.js'
 import {debug} from '../src/log.js'
 
 export default class Activator extends CtrCommand {
-  static summary = 'Run the activator in the foreground (for debugging and service managers).'
-  static description = `The activator holds the exposed ports of started containers and boots a container on its first connection. ctr start runs it in the background when it does not run (log in ROOT/activator/activator.log); this runs the same lean process in the foreground, logging to stdout, until SIGTERM or Ctrl-C, which power off the running containers. The ports stay recorded as held, so the next activator holds them again.`
-  static enableJsonFlag = false
-  static examples = ['<%= config.bin %> activator', '<%= config.bin %> activator --debug --root /srv/ctr']
+  static summary = 'Run the activator in the foreground (for debugging and service managers), or stop the one that runs.'
+  static description = `The activator holds the exposed ports of started containers and boots a container on its first connection. ctr start runs it in the background when it does not run (log in ROOT/activator/activator.log); this runs the same lean process in the foreground, logging to stdout, until SIGTERM or Ctrl-C, which power off the running containers. The ports stay recorded as held, so the next activator holds them again.
 
-  async run(): Promise<void> {
-    const {root} = await this.parseCommon(Activator)
+--stop stops the running activator (background or foreground) the same way, by its pid, and waits until it is gone. Nothing listens on the held ports until ctr start or ctr activator runs one again.`
+  static examples = [
+    '<%= config.bin %> activator',
+    '<%= config.bin %> activator --debug --root /srv/ctr',
+    {description: 'Power off every running container and stop holding ports', command: '<%= config.bin %> activator --stop'},
+  ]
+
+  static flags = {
+    stop: Flags.boolean({description: 'stop the running activator: running containers are powered off, ports stay recorded'}),
+  }
+
+  async run(): Promise<ActivatorStopReport | void> {
+    const {flags, root} = await this.parseCommon(Activator)
+    if (flags.stop) return this.stop(root)
+    if (this.jsonEnabled()) throw new CtrError('INVALID_ARGUMENT', '--json goes with --stop: the foreground activator logs lines', {hints: ['ctr activator --stop --json']})
     // The activator is its own small process (no oclif, ink or react in it); this one only waits
     // for it and passes signals on.
     const args = daemonArgs(root)
@@ -21,5 +34,16 @@ export default class Activator extends CtrCommand {
       child.once('error', reject)
       child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)))
     })
+  }
+
+  private async stop(root: string): Promise<ActivatorStopReport> {
+    if (!this.jsonEnabled() && process.stderr.isTTY) process.stderr.write('stopping the activator (running containers are powered off)...\n')
+    const report = await stopActivator(root)
+    if (report.pid === undefined) this.say('the activator is not running')
+    else {
+      const off = report.poweredOff.length > 0 ? `; powered off ${report.poweredOff.join(', ')}` : ''
+      this.say(`stopped the activator (pid ${report.pid})${off}; the held ports stay recorded and the next activator (ctr start, ctr activator) holds them again`)
+    }
+    return report
   }
 }

@@ -242,12 +242,6 @@ export class Activator {
   }
 
   /**
-   * Idle rule: no established connection on any exposed port for idleTimeoutSec -> power off,
-   * ports stay held. Before SIGTERM the container's own socket units are stopped, so a connection
-   * that arrives during shutdown waits in the host's socket for the next boot instead of being
-   * accepted by a container that is going away.
-   */
-  /**
    * How often the idle rule reads /proc/net/tcp{,6}: once a second by default, so a container
    * powers off within about a second of its timeout. Only running containers with a timeout are
    * looked at, so a host of sleeping containers pays nothing for it.
@@ -256,6 +250,12 @@ export class Activator {
     return this.options.idleCheckMs ?? DEFAULT_IDLE_CHECK_MS
   }
 
+  /**
+   * Idle rule: no established connection on any exposed port for idleTimeoutSec -> power off,
+   * ports stay held. Before SIGTERM the container's own socket units are stopped, so a connection
+   * that arrives during shutdown waits in the host's socket for the next boot instead of being
+   * accepted by a container that is going away.
+   */
   private async applyIdleRule(): Promise<void> {
     const running = [...this.held.values()].filter((c) => c.state === 'running' && c.record.idleTimeoutSec > 0)
     if (running.length === 0) return

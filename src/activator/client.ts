@@ -11,6 +11,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {CtrError, errnoCode} from '../errors.js'
 import {debug, isDebug} from '../log.js'
 import {layout} from '../store/paths.js'
+import {terminate} from '../sys/process.js'
 import {activatorLog, controlSocket, type Request, type Response, type Results} from './protocol.js'
 
 export async function callActivator<R extends Request>(root: string, request: R, timeoutMs = 180_000): Promise<Results[R['op']]> {
@@ -117,6 +118,33 @@ export async function ensureActivator(root: string): Promise<{started: boolean; 
     if (await activatorRunning(root)) return {started: true, pid: child.pid!}
   }
   throw new CtrError('ACTIVATOR_DOWN', 'the activator did not come up within 15 s', {hints: [`see its log: ${logPath}`]})
+}
+
+export interface ActivatorStopReport {
+  /** The activator's pid, when one was running. */
+  pid?: number
+  /** Containers that were running and were powered off by it. */
+  poweredOff: string[]
+}
+
+/**
+ * Stops the activator of ROOT by its pid (from its own answer to ping): SIGTERM, on which it powers
+ * off the running containers in order and exits; the ports stay recorded as held, so the next
+ * activator holds them again. SIGKILL only if it is still there after GRACE_MS (its orphans are
+ * powered off by the next one).
+ */
+export async function stopActivator(root: string, graceMs = 120_000): Promise<ActivatorStopReport> {
+  let pid: number
+  try {
+    pid = (await callActivator(root, {op: 'ping'}, 5000)).pid
+  } catch (error) {
+    if (error instanceof CtrError && error.code === 'ACTIVATOR_DOWN') return {poweredOff: []}
+    throw error
+  }
+  const status = await callActivator(root, {op: 'status'}).catch(() => undefined)
+  const poweredOff = (status?.containers ?? []).filter((c) => c.state !== 'listening' && c.state !== 'stopped').map((c) => c.name)
+  await terminate([pid], graceMs)
+  return {pid, poweredOff}
 }
 
 function logTail(path: string): string {

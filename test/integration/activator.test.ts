@@ -323,8 +323,19 @@ describe.skipIf(reason)('activator (real nspawn, real sshd, real ssh)', () => {
       expect(alive(orphan)).toBe(false)
       expect((await statusOf(root, 'b')).state).toBe('listening')
       expect((await ssh(keys.key, PORT_B, 'true')).exitCode).toBe(0)
+      // ctr activator --stop: the running container is powered off, the activator is gone.
+      const [nspawn] = await nspawnPidsFor(containerPaths(root, 'b').rootfs)
+      const stop = await ctr(root, ['activator', '--stop', '--json'])
+      expect(stop.exitCode).toBe(0)
+      expect(JSON.parse(stop.stdout)).toEqual({pid, poweredOff: ['b']})
+      expect(alive(pid)).toBe(false)
+      expect(alive(nspawn)).toBe(false)
+      expect(canBind(PORT_B).ok).toBe(true)
+      const again2 = await ctr(root, ['activator', '--stop'])
+      expect(again2.stdout).toBe('the activator is not running')
+      expect(again2.exitCode).toBe(0)
     } finally {
-      process.kill(pid, 'SIGTERM')
+      if (alive(pid)) process.kill(pid, 'SIGTERM')
       await waitFor('the background activator to exit', () => (alive(pid) ? undefined : true))
     }
   })
