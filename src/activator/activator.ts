@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {CtrError} from '../errors.js'
 import {hostHasSystemd} from '../nspawn/argv.js'
 import {storeStatus} from '../status/collect.js'
-import type {ContainerStatus, StatusReport} from '../status/types.js'
+import type {ContainerHistory, ContainerStatus, StatusReport} from '../status/types.js'
 import {getContainer, readContainer, type ContainerRecord} from '../store/containers.js'
 import {readJson, writeJsonAtomic} from '../store/atomic.js'
 import {layout} from '../store/paths.js'
@@ -32,6 +32,8 @@ export interface ActivatorOptions {
 
 interface HeldFile {
   containers: string[]
+  /** Wakes and the last stop of every container this root's activators have held. */
+  history?: Record<string, ContainerHistory>
 }
 
 export function heldFile(root: string): string {
@@ -44,6 +46,8 @@ export {storeStatus}
 export class Activator {
   readonly root: string
   private readonly held = new Map<string, HeldContainer>()
+  /** Outlives a release, so `ctr ls` still says how often a stopped container woke and why it stopped. */
+  private readonly histories = new Map<string, ContainerHistory>()
   private readonly watcher = new SocketWatcher()
   private readonly ctx: HeldContext
   private readonly log: (message: string) => void
@@ -51,7 +55,7 @@ export class Activator {
   private persisting: Promise<void> = Promise.resolve()
   private persistQueued = false
   private readonly queues = new Map<string, Promise<unknown>>()
-  private closing = false
+  private heldAtShutdown?: string[]
 
   constructor(private readonly options: ActivatorOptions) {
     this.root = options.root
@@ -65,14 +69,16 @@ export class Activator {
       prepareTree: (record) => prepareTree(this.root, record),
       onReleased: (name) => {
         this.held.delete(name)
-        if (!this.closing) this.persist()
+        this.persist()
       },
+      onSettled: () => this.persist(),
     }
   }
 
   /** Holds again what the last activator held. Containers that cannot be held are logged. */
   async restore(): Promise<string[]> {
     const file = await readJson<HeldFile>(heldFile(this.root))
+    for (const [name, history] of Object.entries(file?.history ?? {})) this.histories.set(name, history)
     const restored: string[] = []
     for (const name of file?.containers ?? []) {
       try {
@@ -109,7 +115,7 @@ export class Activator {
         throw new CtrError('NOT_RUNNING', `${name} is not running (its ports are held already)`)
       }
       await c.stop({keepPorts: options.keepPorts, reason: 'user'})
-      return this.held.get(name)?.status(readTcpRows(), undefined) ?? storeStatus(record)
+      return this.held.get(name)?.status(readTcpRows(), undefined) ?? this.notHeldStatus(record)
     })
   }
 
@@ -117,6 +123,8 @@ export class Activator {
   async forget(name: string): Promise<void> {
     return this.serial(name, async () => {
       await this.held.get(name)?.stop({keepPorts: false, reason: 'user'})
+      this.histories.delete(name)
+      this.persist()
     })
   }
 
@@ -146,10 +154,12 @@ export class Activator {
 
   /** Powers off running containers (their ports stay recorded as held) and stops watching. */
   async shutdown(): Promise<void> {
-    this.closing = true
+    // What is held now stays recorded as held, though every container is released below.
+    this.heldAtShutdown = [...this.held.keys()].sort()
     clearInterval(this.idleTimer)
-    await this.persisting
     await Promise.all([...this.held.values()].map((c) => c.stop({keepPorts: false, reason: 'user'}).catch(() => {})))
+    this.persist()
+    await this.persisting
     await this.watcher.close()
   }
 
@@ -160,7 +170,7 @@ export class Activator {
     const parents = anyUp ? processParents() : undefined
     return {
       live: true,
-      containers: records.map((r) => this.held.get(r.name)?.status(rows, parents) ?? storeStatus(r)),
+      containers: records.map((r) => this.held.get(r.name)?.status(rows, parents) ?? this.notHeldStatus(r)),
     }
   }
 
@@ -188,7 +198,18 @@ export class Activator {
     // A sleeping container has no connections and no processes: no need to read /proc for it.
     if (c?.state === 'listening') return c.status([], undefined)
     if (c) return c.status(readTcpRows(), processParents())
-    return storeStatus(await getContainer(this.root, name))
+    return this.notHeldStatus(await getContainer(this.root, name))
+  }
+
+  /** A container no activator holds: stopped, with what this root's activators remember of it. */
+  private notHeldStatus(record: ContainerRecord): ContainerStatus {
+    return {...storeStatus(record), ...this.histories.get(record.name)}
+  }
+
+  private historyOf(name: string): ContainerHistory {
+    let history = this.histories.get(name)
+    if (!history) this.histories.set(name, (history = {wakes: 0}))
+    return history
   }
 
   private async hold(name: string, options: {now: boolean; persist: boolean}): Promise<HeldContainer> {
@@ -206,7 +227,7 @@ export class Activator {
         hints: [`expose one: ctr expose 2222 ssh -c ${name}`, `or boot it now: ctr start --now ${name}`],
       })
     }
-    const c = new HeldContainer(this.ctx, record)
+    const c = new HeldContainer(this.ctx, record, this.historyOf(name))
     this.held.set(name, c)
     if (options.persist) this.persist()
     c.listen()
@@ -227,8 +248,9 @@ export class Activator {
     this.persisting = this.persisting.then(async () => {
       await new Promise((r) => setTimeout(r, 20))
       this.persistQueued = false
-      const names = [...this.held.keys()].sort()
-      await writeJsonAtomic(heldFile(this.root), {containers: names} satisfies HeldFile).catch((error) => this.log(`cannot write held.json: ${String(error)}`))
+      const names = this.heldAtShutdown ?? [...this.held.keys()].sort()
+      const history = Object.fromEntries([...this.histories].sort(([a], [b]) => a.localeCompare(b)))
+      await writeJsonAtomic(heldFile(this.root), {containers: names, history} satisfies HeldFile).catch((error) => this.log(`cannot write held.json: ${String(error)}`))
     })
   }
 

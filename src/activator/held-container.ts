@@ -9,7 +9,7 @@
  */
 import {CtrError} from '../errors.js'
 import {nspawnArgv} from '../nspawn/argv.js'
-import type {ContainerStatus, StopReason} from '../status/types.js'
+import type {ContainerHistory, ContainerStatus} from '../status/types.js'
 import type {ContainerRecord} from '../store/containers.js'
 import {dropQueued, isReadable} from '../sys/socket.js'
 import {armSockets, releaseSockets, sameSocket, type HeldSocket} from './held-sockets.js'
@@ -31,6 +31,8 @@ export interface HeldContext {
   prepareTree: (record: ContainerRecord) => Promise<string>
   /** Called when the container is no longer held (stopped without --hold, or forgotten). */
   onReleased: (name: string) => void
+  /** Called after every exit of nspawn (or failed boot), once the history says what happened. */
+  onSettled: (name: string) => void
 }
 
 /** How often the accept queue is looked at while a woken container boots. */
@@ -53,17 +55,14 @@ export class HeldContainer {
   private wakeProbe?: NodeJS.Timeout
   private exitWaiters: Array<() => void> = []
   private outputTail: (lines?: number) => string[] = () => []
-  wakes = 0
-  lastWakeAt?: string
-  lastWakeMs?: number
-  lastStopReason?: StopReason
-  lastError?: string
   /** ms timestamp since when no connection was seen, while running. */
   idleSince?: number
 
   constructor(
     private readonly ctx: HeldContext,
     public record: ContainerRecord,
+    /** Shared with the activator, which keeps it when the container is released. */
+    readonly history: ContainerHistory = {wakes: 0},
   ) {
     this.sockets = armSockets(record.name, record.ports)
   }
@@ -95,8 +94,8 @@ export class HeldContainer {
     this.idleSince = undefined
     const woken = performance.now()
     if (triggerFd !== undefined) {
-      this.wakes++
-      this.lastWakeAt = new Date().toISOString()
+      this.history.wakes++
+      this.history.lastWakeAt = new Date().toISOString()
     }
     let tree: string
     try {
@@ -140,16 +139,16 @@ export class HeldContainer {
       if (this.state !== 'booting') return
       if (performance.now() - woken > WAKE_PROBE_LIMIT_MS) {
         this.state = 'running'
-        this.lastError = `nothing in ${this.name} accepted the connection within ${WAKE_PROBE_LIMIT_MS / 1000} s: is the service's socket unit enabled there?`
-        this.ctx.log(`${this.name}: ${this.lastError}`)
+        this.history.lastError = `nothing in ${this.name} accepted the connection within ${WAKE_PROBE_LIMIT_MS / 1000} s: is the service's socket unit enabled there?`
+        this.ctx.log(`${this.name}: ${this.history.lastError}`)
         return
       }
       if (!isReadable(triggerFd)) {
-        this.lastWakeMs = Math.round(performance.now() - woken)
+        this.history.lastWakeMs = Math.round(performance.now() - woken)
         this.served = true
-        this.lastError = undefined
+        this.history.lastError = undefined
         this.state = 'running'
-        this.ctx.log(`${this.name}: serving, ${this.lastWakeMs} ms after the first connection`)
+        this.ctx.log(`${this.name}: serving, ${this.history.lastWakeMs} ms after the first connection`)
         return
       }
       this.wakeProbe = setTimeout(probe, WAKE_PROBE_MS)
@@ -213,8 +212,8 @@ export class HeldContainer {
   }
 
   private bootFailed(message: string): void {
-    this.lastError = message
-    this.lastStopReason = 'boot-failed'
+    this.history.lastError = message
+    this.history.lastStopReason = 'boot-failed'
     this.ctx.log(`${this.name}: boot failed: ${message}`)
     for (const s of this.sockets) dropQueued(s.fd)
     this.settle(this.stopRequest !== undefined && !this.stopRequest.keepPorts)
@@ -224,6 +223,7 @@ export class HeldContainer {
   private settle(release: boolean): void {
     const waiters = this.exitWaiters.splice(0)
     this.stopRequest = undefined
+    this.ctx.onSettled(this.name)
     const done = () => {
       for (const w of waiters) w()
     }
@@ -256,8 +256,8 @@ export class HeldContainer {
       this.bootFailed(`systemd-nspawn ${describeExit(code, signalName)}${output.length ? `; its last output:\n${output.join('\n')}` : ''}`)
       return
     }
-    this.lastStopReason = decision.reason
-    if (decision.reason === 'crashed') this.lastError = `systemd-nspawn ${describeExit(code, signalName)}`
+    this.history.lastStopReason = decision.reason
+    if (decision.reason === 'crashed') this.history.lastError = `systemd-nspawn ${describeExit(code, signalName)}`
     this.settle(decision.next === 'release')
   }
 
@@ -274,12 +274,8 @@ export class HeldContainer {
       state: this.state,
       ports: this.record.ports,
       connections,
-      wakes: this.wakes,
-      lastWakeAt: this.lastWakeAt,
-      lastWakeMs: this.lastWakeMs,
+      ...this.history,
       idleTimeoutSec: this.record.idleTimeoutSec,
-      lastStopReason: this.lastStopReason,
-      lastError: this.lastError,
     }
     if (up && this.pid !== undefined) {
       status.pid = this.pid
@@ -305,8 +301,8 @@ export class HeldContainer {
       // child (comm "systemd-nspawn"), and an init that cannot be exec'd ends nspawn instead.
       const leader = this.leaderPid()
       if (this.pid !== undefined && leader !== undefined && processName(leader) !== 'systemd-nspawn') return
-      if (this.state === 'listening' && this.lastStopReason === 'boot-failed') {
-        throw new CtrError('BOOT_FAILED', `${this.name} failed to boot`, {hints: this.lastError ? [this.lastError] : []})
+      if (this.state === 'listening' && this.history.lastStopReason === 'boot-failed') {
+        throw new CtrError('BOOT_FAILED', `${this.name} failed to boot`, {hints: this.history.lastError ? [this.history.lastError] : []})
       }
       await new Promise((r) => setTimeout(r, 50))
     }

@@ -9,7 +9,23 @@ export type ContainerState = 'stopped' | 'listening' | 'booting' | 'running' | '
 /** Why a container last stopped. */
 export type StopReason = 'idle' | 'user' | 'crashed' | 'exited' | 'boot-failed'
 
-export interface ContainerStatus {
+/**
+ * What the activator remembers of a container across boots, releases (ctr stop) and its own
+ * restarts (kept in held.json): part of every status.
+ */
+export interface ContainerHistory {
+  /** Times the activator booted it on a connection. */
+  wakes: number
+  /** ISO time of the last wake-up, if any. */
+  lastWakeAt?: string
+  /** ms from the first connection to the container accepting it (the held socket's queue emptied). */
+  lastWakeMs?: number
+  lastStopReason?: StopReason
+  /** What went wrong last (a boot failure with nspawn's last lines, a port that could not be held). */
+  lastError?: string
+}
+
+export interface ContainerStatus extends ContainerHistory {
   name: string
   distro: string
   release: string
@@ -18,12 +34,6 @@ export interface ContainerStatus {
   ports: Exposure[]
   /** Established connections on the exposed ports right now. */
   connections: number
-  /** Times the activator booted it on a connection. */
-  wakes: number
-  /** ISO time of the last wake-up, if any. */
-  lastWakeAt?: string
-  /** ms from the first connection to the container accepting it (the held socket's queue emptied). */
-  lastWakeMs?: number
   /** Seconds since the current boot started, when running. */
   uptimeSec?: number
   /** Bytes of memory used by all the container's processes, when running. */
@@ -31,9 +41,6 @@ export interface ContainerStatus {
   idleTimeoutSec: number
   /** Seconds left before idle shutdown, when running, idle and a timeout is set. */
   idleRemainingSec?: number
-  lastStopReason?: StopReason
-  /** What went wrong last (a boot failure with nspawn's last lines, a port that could not be held). */
-  lastError?: string
   /** pid of the systemd-nspawn process, when running. */
   pid?: number
 }

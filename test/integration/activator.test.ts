@@ -215,7 +215,9 @@ describe.skipIf(reason)('activator (real nspawn, real sshd, real ssh)', () => {
     expect((await statusOf(root, 'd')).wakes).toBeGreaterThanOrEqual(3)
   })
 
-  it('the activator restarted while holding ports holds them again', async () => {
+  it('the activator restarted while holding ports holds them again, and remembers the wakes', async () => {
+    const before = await statusOf(root, 'a')
+    expect(before.wakes).toBeGreaterThan(0)
     await running!.close()
     running = undefined
     // It powered the containers off and let the ports go...
@@ -227,7 +229,10 @@ describe.skipIf(reason)('activator (real nspawn, real sshd, real ssh)', () => {
     expect(canBind(PORT_A).ok).toBe(false)
     expect(canBind(PORT_A2).ok).toBe(false)
     expect(canBind(PORT_B).ok).toBe(false)
-    expect((await statusOf(root, 'a')).state).toBe('listening')
+    const after = await statusOf(root, 'a')
+    expect(after.state).toBe('listening')
+    // Powered off by the last activator as it stopped: a user's stop.
+    expect(after).toMatchObject({wakes: before.wakes, lastWakeAt: before.lastWakeAt, lastWakeMs: before.lastWakeMs, lastStopReason: 'user'})
     expect((await ssh(keys.key, PORT_B, 'true')).exitCode).toBe(0)
   })
 
@@ -259,7 +264,9 @@ describe.skipIf(reason)('activator (real nspawn, real sshd, real ssh)', () => {
     const stopped = await stopContainers(root, ['a'], {keepPorts: false})
     expect(stopped.items[0].error).toBeUndefined()
     expect(canBind(PORT_A).ok).toBe(true)
-    expect((await statusOf(root, 'a')).state).toBe('stopped')
+    // Released, not forgotten: ctr ls still says how often it woke and what went wrong last.
+    expect(await statusOf(root, 'a')).toMatchObject({state: 'stopped', lastStopReason: 'boot-failed', wakes: expect.any(Number)})
+    expect((await statusOf(root, 'a')).wakes).toBeGreaterThan(0)
   })
 
   it('ctr start runs the activator in the background; ctr stop releases', async () => {
