@@ -10,9 +10,12 @@ import {getContainer} from '../store/containers.js'
 
 const CONTAINER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
-/** nsenter into LEADER's namespaces, with a clean environment as a login inside would have. */
+/**
+ * nsenter into LEADER's namespaces, with a clean environment as a login inside would have: a login
+ * shell starts in root's home (as with machinectl shell or ssh); a command runs in /.
+ */
 export function shellArgv(leader: number, command: readonly string[], term = 'dumb'): string[] {
-  const inner = command.length > 0 ? ['/bin/sh', '-c', 'exec "$@"', 'sh', ...command] : ['/bin/sh', '-c', 'exec "$(command -v bash || echo /bin/sh)" -l']
+  const inner = command.length > 0 ? ['/bin/sh', '-c', 'exec "$@"', 'sh', ...command] : ['/bin/sh', '-c', 'cd "$HOME" 2>/dev/null; exec "$(command -v bash || echo /bin/sh)" -l']
   return ['nsenter', '-t', String(leader), '-a', '--', '/usr/bin/env', '-i', `TERM=${term}`, 'HOME=/root', 'USER=root', 'LOGNAME=root', `PATH=${CONTAINER_PATH}`, ...inner]
 }
 

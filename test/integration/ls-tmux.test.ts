@@ -3,51 +3,28 @@
  * test root, so nothing of anyone else's tmux is touched), keys go in with send-keys, and the screen is read with
  * capture-pane while a real Debian container is woken by a real ssh connection.
  */
-import {readFile, rm} from 'node:fs/promises'
-import {join} from 'node:path'
-import {setTimeout as sleep} from 'node:timers/promises'
-import {execa} from 'execa'
+import {rm} from 'node:fs/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startActivator, type RunningActivator} from '../../src/activator/server.js'
 import {createContainer} from '../../src/containers/create.js'
 import {startContainers} from '../../src/containers/lifecycle.js'
 import {canBind} from '../../src/sys/socket.js'
 import {CTR} from '../helpers/cli.js'
-import {destroyTestRoot, makeTestRoot, skipReason} from '../helpers/roots.js'
+import {destroyTestRoot, makeTestRoot} from '../helpers/roots.js'
 import {makeKeyPair, ssh} from '../helpers/ssh.js'
+import {Terminal, terminalSkipReason} from '../helpers/tmux.js'
 
-const tmuxMissing = (await execa('tmux', ['-V'], {reject: false}).catch(() => ({exitCode: 1}))).exitCode !== 0
-// In CI a missing tmux is a failure (bin/setup installs it), never a skip.
-const reason = skipReason() ?? (tmuxMissing && !process.env.CI ? 'tmux is not installed (apt-get install tmux); skipped' : undefined)
+const reason = terminalSkipReason()
 if (reason) console.warn(`test/integration/ls-tmux.test.ts: ${reason}`)
 
 /** Idle timeout of the woken container: long enough for the steps that need it up, short to wait out. */
 const IDLE_SEC = 10
 const SESSION = 'ctr-ls'
 
-/** The test's own tmux server, its socket inside the test root (removed with it). */
-let socket: string
-
-function tmux(...args: string[]) {
-  return execa('tmux', ['-S', socket, ...args], {reject: false})
-}
-
-async function screen(): Promise<string> {
-  return (await tmux('capture-pane', '-p', '-t', SESSION)).stdout
-}
-
-/** Polls the screen until it matches; returns every distinct screen seen on the way. */
-async function waitForScreen(pattern: RegExp, timeoutMs = 60_000): Promise<{last: string; seen: string[]}> {
-  const seen: string[] = []
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const text = await screen()
-    if (seen.at(-1) !== text) seen.push(text)
-    if (pattern.test(text)) return {last: text, seen}
-    if (Date.now() > deadline) throw new Error(`the screen never matched ${pattern}; it shows:\n${text}`)
-    await sleep(100)
-  }
-}
+let terminal: Terminal
+const tmux = (...args: string[]) => terminal.tmux(...args)
+const screen = () => terminal.screen(SESSION)
+const waitForScreen = (pattern: RegExp, timeoutMs?: number) => terminal.waitForScreen(SESSION, pattern, timeoutMs)
 
 function freePort(): number {
   for (let port = 29000 + ((process.pid * 13) % 900); ; port++) if (canBind(port).ok) return port
@@ -57,29 +34,22 @@ describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real s
   let root: string
   let keys: Awaited<ReturnType<typeof makeKeyPair>>
   let activator: RunningActivator | undefined
-  let exitFile: string
   const port = freePort()
 
   beforeAll(async () => {
     keys = await makeKeyPair()
     root = await makeTestRoot()
-    socket = join(root, 'tmux.sock')
+    terminal = new Terminal(root)
     await createContainer(root, {distro: 'debian', name: 'lsweb', sshKeyFiles: [keys.pub], ports: [{port, service: 'ssh'}], idleTimeoutSec: IDLE_SEC})
     await createContainer(root, {distro: 'debian', name: 'lsidle', sshKeyFiles: [keys.pub]})
     activator = await startActivator({root, stopTimeoutMs: 20_000, idleCheckMs: 500})
     const started = await startContainers(root, ['lsweb'], {now: false})
     expect(started.items[0].error).toBeUndefined()
-    // The shell writes ctr's exit status to a file (tmux's pane_dead_status is not always filled in).
-    exitFile = join(root, 'ls-exit-status')
-    // As a person at a terminal runs it: ink draws nothing until exit when CI is set (is-in-ci),
-    // and CI runs this test with CI=true, which tmux would pass on.
-    const command = `env -u CI -u CONTINUOUS_INTEGRATION ${CTR} ls --root ${root}; echo $? > ${exitFile}; sleep 600`
-    const created = await tmux('new-session', '-d', '-s', SESSION, '-x', '100', '-y', '30', command)
-    expect(created.stderr).toBe('')
+    await terminal.run(SESSION, `${CTR} ls --root ${root}`)
   })
 
   afterAll(async () => {
-    if (socket) await tmux('kill-session', '-t', SESSION)
+    if (terminal) await terminal.close()
     await activator?.close()
     if (root) await destroyTestRoot(root)
     if (keys) await rm(keys.dir, {recursive: true, force: true})
@@ -189,11 +159,7 @@ describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real s
 
   it('quits on q', async () => {
     await tmux('send-keys', '-t', SESSION, 'q')
-    let status: string | undefined
-    for (let i = 0; i < 100 && status === undefined; i++) {
-      status = await readFile(exitFile, 'utf8').catch(() => undefined)
-      await sleep(100)
-    }
-    expect(status?.trim(), `ctr ls did not exit on q; the screen shows:\n${await screen()}`).toBe('0')
+    const status = await terminal.exitStatus(SESSION)
+    expect(status, `ctr ls did not exit on q; the screen shows:\n${await screen()}`).toBe(0)
   })
 })
