@@ -13,7 +13,7 @@ import type {ContainerHistory, ContainerStatus} from '../status/types.js'
 import type {ContainerRecord} from '../store/containers.js'
 import {dropQueued, isReadable} from '../sys/socket.js'
 import {armSockets, releaseSockets, sameSocket, type HeldSocket} from './held-sockets.js'
-import {containerLeader, processName, processTree, residentBytes, type TcpRow} from './proc.js'
+import {hearsSignal, containerLeader, processName, processTree, residentBytes, type TcpRow} from './proc.js'
 import {consoleLog} from './protocol.js'
 import {spawnNspawn, type SpawnedContainer} from './spawn-nspawn.js'
 import {afterExit, describeExit, type StopRequest} from './transitions.js'
@@ -41,6 +41,15 @@ const WAKE_PROBE_MS = 5
 const WAKE_PROBE_LIMIT_MS = 60_000
 /** A container up this long has booted, even if no connection measured it. */
 const SERVED_AFTER_MS = 15_000
+/**
+ * What nspawn sends the container's systemd on SIGTERM (its --kill-signal for -b): SIGRTMIN+3, 37
+ * with glibc. PID 1 of a namespace drops a signal it has no handler for, so one that arrives in the
+ * first tens of ms of a boot, before systemd blocks it for its signalfd, is lost, and the container
+ * boots on as if nothing were asked (seen: a stop 30-80 ms into a boot hung until the kill timer).
+ */
+const CONTAINER_POWEROFF_SIGNAL = 37
+/** While stopping, how often to check that the container's systemd heard the poweroff. */
+const POWEROFF_REPEAT_MS = 100
 
 export class HeldContainer {
   state: HeldState = 'listening'
@@ -52,6 +61,7 @@ export class HeldContainer {
   private served = false
   private stopRequest?: StopRequest
   private killTimer?: NodeJS.Timeout
+  private poweroffRepeat?: NodeJS.Timeout
   private wakeProbe?: NodeJS.Timeout
   private exitWaiters: Array<() => void> = []
   private outputTail: (lines?: number) => string[] = () => []
@@ -168,6 +178,7 @@ export class HeldContainer {
       this.state = 'stopping'
       this.ctx.log(`${this.name}: powering off (${request.reason}${request.keepPorts ? ', ports stay held' : ''})`)
       signal(this.pid, 'SIGTERM')
+      this.poweroffRepeat = setInterval(() => this.repeatPoweroff(), POWEROFF_REPEAT_MS)
       this.killTimer = setTimeout(() => {
         this.ctx.log(`${this.name}: no poweroff after ${this.ctx.stopTimeoutMs} ms, killing it`)
         if (this.pid === undefined) return
@@ -180,6 +191,18 @@ export class HeldContainer {
     }
     this.state = 'stopping'
     await exited
+  }
+
+  /**
+   * Sends the container's systemd the poweroff signal again once it can hear it: nspawn forwards
+   * SIGTERM as one signal, which a systemd still starting drops. A second one to a systemd already
+   * shutting down changes nothing, and its final stage (systemd-shutdown) has no handler for it.
+   */
+  private repeatPoweroff(): void {
+    if (this.pid === undefined) return
+    const leader = containerLeader(this.pid)
+    if (leader === undefined || processName(leader) !== 'systemd') return
+    if (hearsSignal(leader, CONTAINER_POWEROFF_SIGNAL)) signal(leader, CONTAINER_POWEROFF_SIGNAL)
   }
 
   /** Closes the held sockets, once no poll holds them any more; the container is no longer held. */
@@ -238,6 +261,7 @@ export class HeldContainer {
   private finishExit(code: number | null, signalName: NodeJS.Signals | null): void {
     if (!this.spawned && this.state !== 'booting' && this.state !== 'stopping') return
     clearTimeout(this.killTimer)
+    clearInterval(this.poweroffRepeat)
     clearTimeout(this.wakeProbe)
     const ranMs = this.bootStartedAt === undefined ? 0 : Date.now() - this.bootStartedAt
     const decision = afterExit({code, signal: signalName, stopRequest: this.stopRequest, served: this.served || ranMs > SERVED_AFTER_MS})
@@ -310,7 +334,7 @@ export class HeldContainer {
   }
 }
 
-function signal(pid: number, name: NodeJS.Signals): void {
+function signal(pid: number, name: NodeJS.Signals | number): void {
   try {
     process.kill(pid, name)
   } catch {}

@@ -120,3 +120,24 @@ export function processName(pid: number): string | undefined {
     return undefined
   }
 }
+
+/**
+ * Whether PID would receive SIGNAL (a number) rather than drop it, as PID 1 of a namespace drops a
+ * signal left at its default action: it has a handler (SigCgt), or blocks it to read it from a
+ * signalfd (SigBlk), as systemd does.
+ */
+export function hearsSignal(pid: number, signal: number, statusText?: string): boolean {
+  let text = statusText
+  if (text === undefined) {
+    try {
+      text = readFileSync(`/proc/${pid}/status`, 'utf8')
+    } catch {
+      return false
+    }
+  }
+  const bit = (field: string) => {
+    const mask = new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(text!)?.[1]
+    return mask !== undefined && ((BigInt(`0x${mask}`) >> BigInt(signal - 1)) & 1n) === 1n
+  }
+  return bit('SigCgt') || bit('SigBlk')
+}

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {TCP_ESTABLISHED, TCP_LISTEN, establishedByPort, parseProcNetTcp, processTree} from '../../../src/activator/proc.js'
+import {TCP_ESTABLISHED, TCP_LISTEN, establishedByPort, hearsSignal, parseProcNetTcp, processTree} from '../../../src/activator/proc.js'
 
 const TCP6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 00000000000000000000000000000000:08AE 00000000000000000000000000000000:0000 0A 00000000:00000003 00:00000000 00000000     0        0 1234 1 0000000000000000 100 0 0 10 0
@@ -51,5 +51,20 @@ describe('mount points', () => {
 99 22 0:50 / /var/lib/ctr/containers/a\\040b/rootfs rw,relatime shared:40 - overlay overlay rw,lowerdir=/x
 `
     expect(mountPoints(text)).toEqual(new Set(['/', '/var/lib/ctr/containers/a b/rootfs']))
+  })
+})
+
+describe('signals PID 1 of a container would hear', () => {
+  // systemd 252 while booting: SIGRTMIN+3 (37) blocked for its signalfd, not caught.
+  const systemd = 'Name:\tsystemd\nSigBlk:\t7fe3c0fe28014a03\nSigIgn:\t0000000180001000\nSigCgt:\t00000000000004ec\n'
+  // The same process a few ms earlier: nothing blocked yet, only crash handlers.
+  const early = 'Name:\tsystemd\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000001000\nSigCgt:\t00000000000004ec\n'
+
+  it('reads SigBlk and SigCgt', () => {
+    expect(hearsSignal(1, 37, systemd)).toBe(true)
+    expect(hearsSignal(1, 37, early)).toBe(false)
+    // SIGSEGV (11) has a handler in both.
+    expect(hearsSignal(1, 11, early)).toBe(true)
+    expect(hearsSignal(1, 37, 'Name:\tgone\n')).toBe(false)
   })
 })
