@@ -46,6 +46,8 @@ interface ProfileFigures {
   memoryBytesMedian: number
   treeRssMedian: number
   treePssMedian: number
+  /** RSS of the processes inside the container (the tree without nspawn, which runs on the host). */
+  insideRssMedian: number
   /** The processes of the last round, with their RSS and PSS. */
   processes: TreeMemory['processes']
   systemStates: string[]
@@ -127,6 +129,7 @@ function figures(rounds: ColdRound[]): ProfileFigures {
     memoryBytesMedian: median(rounds.map((r) => r.memoryBytes ?? NaN)),
     treeRssMedian: median(rounds.map((r) => r.tree.rssBytes)),
     treePssMedian: median(rounds.map((r) => r.tree.pssBytes)),
+    insideRssMedian: median(rounds.map((r) => r.tree.rssBytes - (r.tree.processes[0]?.rssBytes ?? 0))),
     processes: rounds.at(-1)?.tree.processes ?? [],
     systemStates: [...new Set(rounds.map((r) => r.systemState))],
   }
@@ -186,6 +189,6 @@ export async function benchLean(root: string, log: Log): Promise<LeanBench> {
     failures,
     targets: {coldAtMost06OfFull: coldRatio <= 0.6, runningAtMost25MB: lean.memoryBytesMedian <= 25e6},
   }
-  log(`lean: cold lean/full ${coldRatio.toFixed(2)} (target <= 0.6: ${result.targets.coldAtMost06OfFull ? 'met' : 'NOT met'}); running lean ${mb(lean.memoryBytesMedian)} (target <= 25 MB: ${result.targets.runningAtMost25MB ? 'met' : 'NOT met'}); ${failures.length} cold rounds failed`)
+  log(`lean: cold lean/full ${coldRatio.toFixed(2)} (target <= 0.6: ${result.targets.coldAtMost06OfFull ? 'met' : 'NOT met'}); running lean ${mb(lean.memoryBytesMedian)} RSS with nspawn, ${mb(lean.insideRssMedian)} inside (target <= 25 MB with nspawn, as the 46 MB of a default boot is counted: ${result.targets.runningAtMost25MB ? 'met' : 'NOT met'}); full ${mb(full.memoryBytesMedian)} with nspawn, ${mb(full.insideRssMedian)} inside; ${failures.length} cold rounds failed`)
   return result
 }
