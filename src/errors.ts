@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'NOT_ROOT'
   | 'MIRROR_UNREACHABLE'
   | 'BOOTSTRAP_FAILED'
+  | 'DOWNLOAD_FAILED'
+  | 'INVALID_IMAGE'
   | 'INTERRUPTED'
   | 'NO_SPACE'
   | 'UNSAFE_PATH'

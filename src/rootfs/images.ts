@@ -4,6 +4,7 @@
  * cleaned, so an interrupted or failed bootstrap never leaves a base that looks usable.
  */
 import {createHash} from 'node:crypto'
+import {existsSync} from 'node:fs'
 import {mkdir, readdir, rename, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {getDistro} from '../distros/index.js'
@@ -26,6 +27,8 @@ export interface ImageRecord {
   createdAt: string
   sizeBytes: number
   bootstrapSeconds: number
+  /** The archive (file or URL) it was imported from, when it was not bootstrapped here. */
+  importedFrom?: string
 }
 
 export interface ImageRequest {
@@ -59,55 +62,63 @@ export async function ensureImage(root: string, request: ImageRequest, hooks: Im
   const cached = await readImage(root, id)
   if (cached) return cached
   requireProgram(distro.recipe.tool)
-  // One bootstrap per image at a time; other ctr commands go on meanwhile (not the state lock).
+  const mirror = request.mirror ?? distro.recipe.mirror
+  return stageImage(root, id, hooks, async (staging) => {
+    const started = Date.now()
+    const tracker = distro.progressTracker()
+    const output: string[] = []
+    await run(distro.bootstrapArgv({release, mirror, target: staging, extraPackages}), {
+      signal: hooks.signal,
+      processGroup: true,
+      onLine: (line) => {
+        output.push(line)
+        if (output.length > 200) output.shift()
+        const progress = tracker.feed(line)
+        if (progress) hooks.onProgress?.(progress)
+      },
+      classify: ({stderr, stdout}) =>
+        distro.classifyFailure(`${stdout}\n${stderr}`) ??
+        new CtrError('BOOTSTRAP_FAILED', `${distro.recipe.tool} failed to bootstrap ${distro.recipe.name} ${release}`, {
+          hints: [`its last output:\n${tail(output.join('\n'))}`],
+        }),
+    })
+    return {distro: distro.recipe.name, release, mirror, extraPackages, bootstrapSeconds: Math.round((Date.now() - started) / 100) / 10}
+  })
+}
+
+/**
+ * Makes image ID: FILL puts a tree into a staging dir under ROOT/tmp (a bootstrap, an import); the
+ * tree is cleaned and renamed into place only once it is complete, so an interrupted or failed one
+ * never leaves a base that looks usable. One at a time per image; other ctr commands go on
+ * meanwhile (not the state lock).
+ */
+export async function stageImage(
+  root: string,
+  id: string,
+  hooks: ImageHooks,
+  fill: (staging: string) => Promise<Omit<ImageRecord, 'id' | 'createdAt' | 'sizeBytes'>>,
+): Promise<ImageRecord> {
   return withLock(join(layout(root).images, `.${id}.lock`), async () => {
     const again = await readImage(root, id)
     if (again) return again
     const staging = join(layout(root).tmp, `image-${id}`)
     await discard(staging)
     await mkdir(staging, {recursive: true})
-    const started = Date.now()
     try {
-      const tracker = distro.progressTracker()
-      const mirror = request.mirror ?? distro.recipe.mirror
-      const output: string[] = []
-      await run(distro.bootstrapArgv({release, mirror, target: staging, extraPackages}), {
-        signal: hooks.signal,
-        processGroup: true,
-        onLine: (line) => {
-          output.push(line)
-          if (output.length > 200) output.shift()
-          const progress = tracker.feed(line)
-          if (progress) hooks.onProgress?.(progress)
-        },
-        classify: ({stderr, stdout}) =>
-          distro.classifyFailure(`${stdout}\n${stderr}`) ??
-          new CtrError('BOOTSTRAP_FAILED', `${distro.recipe.tool} failed to bootstrap ${distro.recipe.name} ${release}`, {
-            hints: [`its last output:\n${tail(output.join('\n'))}`],
-          }),
-      })
+      const fields = await fill(staging)
       hooks.signal?.throwIfAborted()
       await cleanBase(staging)
       const paths = imagePaths(root, id)
       await rm(paths.dir, {recursive: true, force: true})
       await mkdir(paths.dir, {recursive: true})
       await rename(staging, paths.tree)
-      const record: ImageRecord = {
-        id,
-        distro: distro.recipe.name,
-        release,
-        mirror,
-        extraPackages,
-        createdAt: new Date().toISOString(),
-        sizeBytes: await diskUsage(paths.tree),
-        bootstrapSeconds: Math.round((Date.now() - started) / 100) / 10,
-      }
+      const record: ImageRecord = {id, ...fields, createdAt: new Date().toISOString(), sizeBytes: await diskUsage(paths.tree)}
       await writeJsonAtomic(paths.record, record)
       hooks.onProgress?.({fraction: 1, label: 'done'})
       return record
     } catch (error) {
       await discard(staging)
-      if (hooks.signal?.aborted) throw new CtrError('INTERRUPTED', `bootstrap of ${id} interrupted; nothing was kept`)
+      if (hooks.signal?.aborted) throw new CtrError('INTERRUPTED', `making image ${id} was interrupted; nothing was kept`)
       throw error
     }
   })
@@ -123,7 +134,8 @@ async function cleanBase(tree: string): Promise<void> {
     await removeInTree(tree, `/etc/ssh/ssh_host_${type}_key.pub`)
   }
   await writeInTree(tree, '/etc/machine-id', '', 0o444)
-  await run(['find', join(tree, 'var/cache/apt/archives'), '-maxdepth', '1', '-name', '*.deb', '-delete'])
+  const archives = join(tree, 'var/cache/apt/archives')
+  if (existsSync(archives)) await run(['find', archives, '-maxdepth', '1', '-name', '*.deb', '-delete'])
 }
 
 /** Removes a half-made tree, unmounting first whatever a bootstrap left mounted inside it. */

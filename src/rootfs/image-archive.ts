@@ -1,0 +1,225 @@
+/**
+ * Bases as tar archives: `ctr images export` writes a cached base as a tar (gzip with a .gz or .tgz
+ * name), `ctr images import` makes a base from such an archive, a file or an http(s) URL. This is
+ * how a base moves to a machine that cannot bootstrap it (no mirror, as with Fedora here), and how
+ * a distro's published root filesystem tarball becomes a ctr base.
+ *
+ * node-tar writes modes, owners, links and times faithfully; on extract it creates files under the
+ * process umask and its chown clears setuid/setgid bits, so every mode is set again afterwards, and
+ * it rewrites absolute symlink targets, so symlinks are made by ctr (inside the tree, chroot-like).
+ * Device nodes, fifos and sockets are left out both ways: nspawn gives a container its own /dev.
+ * Extended attributes (file capabilities, ACLs) are not carried.
+ */
+import {createReadStream, createWriteStream, type Stats} from 'node:fs'
+import {chmod, lchown, lstat, rename, rm, stat} from 'node:fs/promises'
+import {PassThrough, type Readable, type Writable} from 'node:stream'
+import {pipeline} from 'node:stream/promises'
+import * as tar from 'tar'
+import {getDistro} from '../distros/index.js'
+import type {Progress} from '../distros/types.js'
+import {CtrError, errnoCode} from '../errors.js'
+import {imagePaths} from '../store/paths.js'
+import {imageId, readImage, stageImage, type ImageHooks, type ImageRecord} from './images.js'
+import {resolveInTree, symlinkInTree} from './tree-fs.js'
+
+/** What tar carries: not device nodes, fifos or sockets. */
+function carried(stats: Pick<Stats, 'isCharacterDevice' | 'isBlockDevice' | 'isFIFO' | 'isSocket'>): boolean {
+  return !(stats.isCharacterDevice() || stats.isBlockDevice() || stats.isFIFO() || stats.isSocket())
+}
+
+const CARRIED_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link'])
+
+export function gzipFor(path: string): boolean {
+  return /\.(tgz|gz)$/.test(path)
+}
+
+function byteCounter(total: number | undefined, label: string, onProgress?: (p: Progress) => void): PassThrough {
+  let seen = 0
+  const counter = new PassThrough()
+  counter.on('data', (chunk: Buffer) => {
+    seen += chunk.length
+    onProgress?.({fraction: total ? Math.min(0.99, seen / total) : 0, label: `${label} ${(seen / 1e6).toFixed(0)} MB`})
+  })
+  return counter
+}
+
+export interface ExportReport {
+  id: string
+  /** The file written, or "-" for standard output. */
+  output: string
+  bytes: number
+}
+
+/**
+ * Writes image ID as a tar to OUTPUT (a path; written beside it and renamed when complete) or to a
+ * stream. Progress counts the archive's bytes against the tree's size.
+ */
+export async function exportImage(root: string, id: string, output: string | Writable, options: ImageHooks & {gzip?: boolean} = {}): Promise<ExportReport> {
+  const image = await readImage(root, id)
+  if (!image) throw new CtrError('NOT_FOUND', `no image ${id}`, {hints: ['ctr images lists the cached ones']})
+  const tree = imagePaths(root, id).tree
+  const pack = tar.c({cwd: tree, gzip: options.gzip ?? false, portable: false, filter: (_path, stats) => carried(stats as Stats)}, ['.'])
+  let bytes = 0
+  const counter = byteCounter(options.gzip ? undefined : image.sizeBytes, 'written', options.onProgress)
+  counter.on('data', (chunk: Buffer) => (bytes += chunk.length))
+  if (typeof output !== 'string') {
+    await pipeline(pack as unknown as Readable, counter, output, {signal: options.signal}).catch((error) => rethrow(error, options.signal, `export of ${id}`))
+    return {id, output: '-', bytes}
+  }
+  const partial = `${output}.part`
+  try {
+    await pipeline(pack as unknown as Readable, counter, createWriteStream(partial, {mode: 0o600}), {signal: options.signal})
+    await rename(partial, output)
+  } catch (error) {
+    await rm(partial, {force: true})
+    rethrow(error, options.signal, `export of ${id}`)
+  }
+  return {id, output, bytes}
+}
+
+export interface ImportRequest {
+  /** A path, an http(s) URL, or - for standard input. */
+  source: string
+  distro: string
+  release?: string
+}
+
+/** Makes the base for DISTRO + RELEASE from a tar archive (plain or gzip); refuses if it exists. */
+export async function importImage(root: string, request: ImportRequest, hooks: ImageHooks = {}): Promise<ImageRecord> {
+  const distro = getDistro(request.distro)
+  const release = request.release ?? distro.recipe.defaultRelease
+  const id = imageId(distro.recipe.name, release)
+  if (await readImage(root, id)) {
+    throw new CtrError('EXISTS', `image ${id} exists already`, {hints: [`remove it first (no container may use it): ctr images rm ${id}`]})
+  }
+  return stageImage(root, id, hooks, async (staging) => {
+    const entries = await extract(request.source, staging, hooks)
+    if (entries === 0) throw notTar(request.source)
+    await requireInTree(staging, request.source, ['/usr/lib/systemd/systemd', '/lib/systemd/systemd'], 'systemd, which boots the container')
+    await requireInTree(staging, request.source, ['/usr/sbin/sshd'], 'sshd (openssh-server), which the ssh service runs')
+    return {distro: distro.recipe.name, release, mirror: '', extraPackages: [], bootstrapSeconds: 0, importedFrom: request.source === '-' ? 'standard input' : request.source}
+  })
+}
+
+async function requireInTree(tree: string, source: string, paths: string[], what: string): Promise<void> {
+  for (const path of paths) {
+    const found = await resolveInTree(tree, path)
+      .then((host) => stat(host))
+      .then(() => true)
+      .catch(() => false)
+    if (found) return
+  }
+  throw new CtrError('INVALID_IMAGE', `${source} has no ${paths[0]}: it needs ${what}`, {hints: ['import the root filesystem of a systemd distribution with openssh-server installed']})
+}
+
+/** Unpacks SOURCE into DIR; returns how many entries it had. Modes are set again at the end. */
+async function extract(source: string, dir: string, hooks: ImageHooks): Promise<number> {
+  const {stream, total} = await openSource(source, hooks.signal)
+  const modes: Array<[string, number]> = []
+  const symlinks: Array<{path: string; target: string; uid?: number; gid?: number}> = []
+  let entries = 0
+  const unpack = tar.x({
+    cwd: dir,
+    preserveOwner: true,
+    // Leaves out what tar cannot make (device nodes, fifos) without a warning per entry.
+    filter: (path, entry) => {
+      const type = 'type' in entry ? String(entry.type) : 'File'
+      if (!CARRIED_TYPES.has(type)) return false
+      entries++
+      if (type === 'SymbolicLink' && 'linkpath' in entry && entry.linkpath) {
+        // Made afterwards: node-tar would make an absolute target (/usr/bin/mawk) relative, which
+        // inside a root filesystem points elsewhere. Targets are the tree's own business; ctr
+        // resolves them inside the tree, never on the host.
+        symlinks.push({path, target: String(entry.linkpath), uid: entry.uid, gid: entry.gid})
+        return false
+      }
+      if (typeof entry.mode === 'number') modes.push([path, entry.mode & 0o7777])
+      return true
+    },
+  })
+  const counter = byteCounter(total, 'read', hooks.onProgress)
+  // Unpack finishes writing files after its input ends: 'close' is when all of them are on disk.
+  const unpacked = new Promise<void>((resolve, reject) => {
+    unpack.on('close', () => resolve())
+    unpack.on('error', reject)
+  })
+  // Seen by the pipeline too: whichever rejects first is reported, the other must not be unhandled.
+  unpacked.catch(() => {})
+  try {
+    await pipeline(stream, counter, unpack as unknown as Writable, {signal: hooks.signal})
+    await unpacked
+  } catch (error) {
+    if (isDownloadError(error)) throw downloadError(source, error)
+    if (errnoCode(error) === 'TAR_BAD_ARCHIVE') throw notTar(source)
+    rethrow(error, hooks.signal, `reading ${source}`)
+  }
+  // After every chown (which clears setuid and setgid) and with no umask applied.
+  for (const [path, mode] of modes) {
+    const host = await resolveInTree(dir, `/${path}`)
+    const info = await lstat(host).catch(() => undefined)
+    if (info && !info.isSymbolicLink() && (info.mode & 0o7777) !== mode) await chmod(host, mode)
+  }
+  for (const link of symlinks) {
+    await symlinkInTree(dir, `/${link.path}`, link.target)
+    if (link.uid !== undefined && link.gid !== undefined) await lchown(await resolveInTree(dir, `/${link.path}`), link.uid, link.gid)
+  }
+  return entries
+}
+
+async function openSource(source: string, signal?: AbortSignal): Promise<{stream: Readable; total?: number}> {
+  if (source === '-') return {stream: process.stdin}
+  if (/^https?:\/\//.test(source)) {
+    const {default: got} = await import('got')
+    const stream = got.stream(source, {signal, retry: {limit: 0}, timeout: {connect: 15_000, response: 30_000}})
+    // The size is known once the response starts; a failure before that is the request's.
+    const total = await new Promise<number | undefined>((resolve, reject) => {
+      stream.once('response', (response: {headers: Record<string, string | undefined>}) => {
+        const length = Number(response.headers['content-length'])
+        resolve(Number.isFinite(length) && length > 0 ? length : undefined)
+      })
+      stream.once('error', (error) => reject(downloadError(source, error)))
+    })
+    return {stream, total}
+  }
+  let info: Stats
+  try {
+    info = await stat(source)
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') throw new CtrError('NOT_FOUND', `no such file: ${source}`, {hints: ['give a tar archive: a path, or an http(s) URL']})
+    throw error
+  }
+  if (!info.isFile()) throw new CtrError('INVALID_ARGUMENT', `${source} is not a file`, {hints: ['give a tar archive: a path, or an http(s) URL']})
+  return {stream: createReadStream(source), total: info.size}
+}
+
+function downloadError(source: string, error: unknown): CtrError {
+  const e = error as {code?: string; message?: string; response?: {statusCode?: number; statusMessage?: string}}
+  if (e.response?.statusCode) {
+    return new CtrError('DOWNLOAD_FAILED', `${source} answered ${e.response.statusCode} ${e.response.statusMessage ?? ''}`.trimEnd(), {hints: ['check the URL']})
+  }
+  return new CtrError('DOWNLOAD_FAILED', `cannot download ${source}: ${e.code ?? e.message ?? String(error)}`, {
+    hints: ['check the URL, and that this host reaches it (or download it elsewhere and import the file)'],
+    cause: error,
+  })
+}
+
+function rethrow(error: unknown, signal: AbortSignal | undefined, what: string): never {
+  if (signal?.aborted) throw new CtrError('INTERRUPTED', `${what} was interrupted; nothing was kept`)
+  if (error instanceof CtrError) throw error
+  const code = errnoCode(error)
+  if (code === 'ENOSPC') throw new CtrError('NO_SPACE', `no space left during ${what}`, {hints: ['free some disk space and try again'], cause: error})
+  if (code?.startsWith('TAR_') || code === 'Z_DATA_ERROR') {
+    throw new CtrError('INVALID_IMAGE', `${what}: a damaged tar archive (${(error as Error).message})`, {cause: error})
+  }
+  throw error
+}
+
+function notTar(source: string): CtrError {
+  return new CtrError('INVALID_IMAGE', `${source} is not a tar archive (plain or gzip)`, {hints: ['give a root filesystem as .tar or .tar.gz, e.g. one written by ctr images export']})
+}
+
+/** got's errors (a request that failed, an HTTP status, a timeout, a body cut short). */
+function isDownloadError(error: unknown): boolean {
+  const name = (error as {name?: string})?.name
+  return name === 'RequestError' || name === 'HTTPError' || name === 'TimeoutError' || name === 'ReadError'
+}
