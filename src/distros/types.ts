@@ -15,6 +15,10 @@ export interface DistroRecipe {
   mirror: string
   variant?: string
   packages: string[]
+  /** Fedora: the updates repository (a metalink), used with the default mirror. */
+  updates?: string
+  /** Fedora: where the release's signing key is fetched (over https) to check every package. */
+  gpgKey?: string
 }
 
 export interface BootstrapRequest {
@@ -23,6 +27,8 @@ export interface BootstrapRequest {
   target: string
   /** Packages on top of the recipe's. */
   extraPackages: readonly string[]
+  /** A scratch directory outside the target for the tool's own configuration (bootstrapFiles). */
+  configDir?: string
 }
 
 export interface Progress {
@@ -40,6 +46,8 @@ export interface ProgressTracker {
 export interface Distro {
   recipe: DistroRecipe
   bootstrapArgv(request: BootstrapRequest): string[]
+  /** Files the tool needs in request.configDir (name -> text) before it runs, if any. */
+  bootstrapFiles?(request: BootstrapRequest): Record<string, string>
   progressTracker(): ProgressTracker
   /** A precise error for a failed bootstrap (unreachable mirror, full disk), if the output tells. */
   classifyFailure(output: string): CtrError | undefined

@@ -5,7 +5,7 @@
  */
 import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {mkdir, readdir, rename, rm} from 'node:fs/promises'
+import {mkdir, readdir, rename, rm, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {getDistro} from '../distros/index.js'
 import type {Progress} from '../distros/types.js'
@@ -61,13 +61,22 @@ export async function ensureImage(root: string, request: ImageRequest, hooks: Im
   const id = imageId(distro.recipe.name, release, extraPackages)
   const cached = await readImage(root, id)
   if (cached) return cached
-  requireProgram(distro.recipe.tool)
+  try {
+    requireProgram(distro.recipe.tool)
+  } catch (error) {
+    if (!(error instanceof CtrError)) throw error
+    throw new CtrError(error.code, `${error.message}, so ${id} cannot be bootstrapped here`, {
+      hints: [...error.hints, `or import a base made elsewhere: ctr images import FILE|URL --distro ${distro.recipe.name} --release ${release}`],
+    })
+  }
   const mirror = request.mirror ?? distro.recipe.mirror
   return stageImage(root, id, hooks, async (staging) => {
     const started = Date.now()
     const tracker = distro.progressTracker()
     const output: string[] = []
-    await run(distro.bootstrapArgv({release, mirror, target: staging, extraPackages}), {
+    const request = {release, mirror, target: staging, extraPackages, configDir: `${staging}.config`}
+    await writeConfigFiles(request.configDir, distro.bootstrapFiles?.(request) ?? {})
+    await run(distro.bootstrapArgv(request), {
       signal: hooks.signal,
       processGroup: true,
       onLine: (line) => {
@@ -81,9 +90,15 @@ export async function ensureImage(root: string, request: ImageRequest, hooks: Im
         new CtrError('BOOTSTRAP_FAILED', `${distro.recipe.tool} failed to bootstrap ${distro.recipe.name} ${release}`, {
           hints: [`its last output:\n${tail(output.join('\n'))}`],
         }),
-    })
+    }).finally(() => rm(request.configDir, {recursive: true, force: true}))
     return {distro: distro.recipe.name, release, mirror, extraPackages, bootstrapSeconds: Math.round((Date.now() - started) / 100) / 10}
   })
+}
+
+async function writeConfigFiles(dir: string, files: Record<string, string>): Promise<void> {
+  await rm(dir, {recursive: true, force: true})
+  await mkdir(dir, {recursive: true, mode: 0o700})
+  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text, {mode: 0o600})
 }
 
 /**

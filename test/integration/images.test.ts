@@ -178,6 +178,16 @@ describe.skipIf(reason)('ctr images export / import (real base, real CLI, real b
     expect(noImage.stderr).toMatch(/^ctr: no image fedora-40/)
   })
 
+  it('ctr create fedora runs the real dnf; these hosts cannot reach its mirrors: one line, the import way out, nothing kept', async () => {
+    const root = await emptyRoot()
+    const result = await ctr(root, ['create', 'fedora', 'f1'])
+    expect(result.stderr).toMatch(/^ctr: the Fedora mirrors could not be reached\n/)
+    expect(result.stderr).toContain('ctr images import FILE|URL --distro fedora')
+    expect(result.exitCode).toBe(1)
+    await nothingKept(root)
+    expect(await readdir(layout(root).containers).catch(() => [])).toEqual([])
+  })
+
   it('Ctrl-C during an import removes what was unpacked', async () => {
     const root = await emptyRoot()
     const child = spawn(CTR, ['images', 'import', archive, '--distro', 'debian', '--root', root], {stdio: ['ignore', 'pipe', 'pipe']})

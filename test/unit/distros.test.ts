@@ -23,11 +23,23 @@ describe('distro recipes', () => {
     ])
   })
 
-  it('fedora: dnf --installroot with the release and the recipe packages', () => {
-    const argv = getDistro('fedora').bootstrapArgv({release: '40', mirror: 'http://m/fedora', target: '/t', extraPackages: []})
+  it('fedora: dnf --installroot with the release, only ctr\'s repositories and the recipe packages', () => {
+    const fedora = getDistro('fedora')
+    const request = {release: '40', mirror: fedora.recipe.mirror, target: '/t', extraPackages: [], configDir: '/t.config'}
+    const argv = fedora.bootstrapArgv(request)
     expect(argv.slice(0, 4)).toEqual(['dnf', '-y', '--installroot=/t', '--releasever=40'])
-    expect(argv).toContain('--repofrompath=ctr-fedora,http://m/fedora')
+    expect(argv).toEqual(expect.arrayContaining(['--setopt=reposdir=/t.config', '--disablerepo=*', '--enablerepo=ctr-fedora*']))
+    expect(argv).not.toContain('--nogpgcheck')
     expect(argv.slice(argv.indexOf('install') + 1)).toEqual(['systemd', 'passwd', 'dnf', 'fedora-release', 'openssh-server', 'vim-minimal'])
+    // The release and updates metalinks, every package checked against Fedora's key.
+    const repos = fedora.bootstrapFiles!(request)['ctr-fedora.repo']
+    expect(repos).toMatch(/^\[ctr-fedora\]\n.*\nmetalink=https:\/\/mirrors\.fedoraproject\.org\/metalink\?repo=fedora-\$releasever&arch=\$basearch\ngpgcheck=1\ngpgkey=https:\/\/src\.fedoraproject\.org\/.*RPM-GPG-KEY-fedora-\$releasever-primary$/m)
+    expect(repos).toMatch(/^\[ctr-fedora-updates\]\n.*\nmetalink=.*repo=updates-released-f\$releasever/m)
+    // --mirror: one base URL, no updates repository of Fedora's.
+    const mirrored = fedora.bootstrapFiles!({...request, mirror: 'http://m/fedora/40/os/'})['ctr-fedora.repo']
+    expect(mirrored).toMatch(/^baseurl=http:\/\/m\/fedora\/40\/os\/$/m)
+    expect(mirrored).not.toContain('updates')
+    expect(mirrored.match(/^gpgcheck=1$/gm)).toHaveLength(1)
   })
 })
 
