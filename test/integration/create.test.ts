@@ -54,6 +54,8 @@ describe.skipIf(reason)('ctr create (real debootstrap, real nspawn, real ssh)', 
     // The always-on sshd is masked: it would take the host's port 22.
     const {readlink} = await import('node:fs/promises')
     expect(await readlink(join(a.rootfs, 'etc/systemd/system/ssh.service'))).toBe('/dev/null')
+    // ...and so is Fedora's name for it.
+    expect(await readlink(join(a.rootfs, 'etc/systemd/system/sshd.service'))).toBe('/dev/null')
     // Overlay: the base is shared, only the container's own files are in its upper dir.
     expect(a.container.storage).toBe('overlay')
     expect(a.bootstrapped).toBe(false)
