@@ -10,6 +10,7 @@ import {execa} from 'execa'
 import {callActivator} from '../../src/activator/client.js'
 import {containerLeader} from '../../src/activator/proc.js'
 import {createContainer} from '../../src/containers/create.js'
+import {removeContainers} from '../../src/containers/remove.js'
 import {freePortRange, timeToFirstByte} from './activator.js'
 import {HELD_MS, IDLE_SETTLE_MS, backToSleep, errorText, logActivatorTail, mb, statusOf, withActivator, type Log} from './held.js'
 import {median} from './stats.js'
@@ -76,10 +77,11 @@ function memAvailable(): number {
 }
 
 async function sideBySide(root: string, log: Log, count: number): Promise<SideBySide> {
-  const first = freePortRange(32000, 32999, count)
+  // Below the density section's range (32000-), which would find these ports exposed.
+  const first = freePortRange(31100, 31999, count)
   const names = Array.from({length: count}, (_, i) => `bench-side${i}`)
   for (const [i, name] of names.entries()) await createContainer(root, {distro: 'debian', name, ports: [{port: first + i, service: 'ssh'}]})
-  return withActivator(root, names, log, async () => {
+  const result = await withActivator(root, names, log, async () => {
     for (const name of names) await callActivator(root, {op: 'start', name, now: false})
     await sleep(IDLE_SETTLE_MS)
     const before = memAvailable()
@@ -108,6 +110,8 @@ async function sideBySide(root: string, log: Log, count: number): Promise<SideBy
     )
     return result
   })
+  await removeContainers(root, names)
+  return result
 }
 
 export interface LeanBench {
