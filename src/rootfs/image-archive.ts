@@ -20,7 +20,7 @@ import type {Progress} from '../distros/types.js'
 import {CtrError, errnoCode} from '../errors.js'
 import {imagePaths} from '../store/paths.js'
 import {imageId, readImage, stageImage, type ImageHooks, type ImageRecord} from './images.js'
-import {resolveInTree, symlinkInTree} from './tree-fs.js'
+import {readInTree, resolveInTree, symlinkInTree} from './tree-fs.js'
 
 /** What tar carries: not device nodes, fifos or sockets. */
 function carried(stats: Pick<Stats, 'isCharacterDevice' | 'isBlockDevice' | 'isFIFO' | 'isSocket'>): boolean {
@@ -95,10 +95,35 @@ export async function importImage(root: string, request: ImportRequest, hooks: I
   return stageImage(root, id, hooks, async (staging) => {
     const entries = await extract(request.source, staging, hooks)
     if (entries === 0) throw notTar(request.source)
+    await requireSameDistro(staging, request.source, distro.recipe.name, release)
     await requireInTree(staging, request.source, ['/usr/lib/systemd/systemd', '/lib/systemd/systemd'], 'systemd, which boots the container')
     await requireInTree(staging, request.source, ['/usr/sbin/sshd'], 'sshd (openssh-server), which the ssh service runs')
     return {distro: distro.recipe.name, release, mirror: '', extraPackages: [], bootstrapSeconds: 0, importedFrom: request.source === '-' ? 'standard input' : request.source}
   })
+}
+
+/** Fields of an os-release(5) text. */
+export function parseOsRelease(text: string): Record<string, string> {
+  const fields: Record<string, string> = {}
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim())
+    if (m) fields[m[1]] = m[2].replace(/^(["'])(.*)\1$/, '$2')
+  }
+  return fields
+}
+
+/** The tree's /etc/os-release must name the distro (and the release, when it says one) it is imported as. */
+async function requireSameDistro(tree: string, source: string, distro: string, release: string): Promise<void> {
+  const text = (await readInTree(tree, '/etc/os-release')) ?? (await readInTree(tree, '/usr/lib/os-release'))
+  if (text === undefined) return
+  const os = parseOsRelease(text)
+  const releases = [os.VERSION_CODENAME, os.VERSION_ID].filter((r): r is string => Boolean(r))
+  if (os.ID && os.ID !== distro) {
+    throw new CtrError('INVALID_IMAGE', `${source} is ${os.PRETTY_NAME ?? os.ID}, not ${distro}`, {hints: [`import it as what it is: --distro ${os.ID}${releases[0] ? ` --release ${releases[0]}` : ''}`]})
+  }
+  if (releases.length > 0 && !releases.includes(release)) {
+    throw new CtrError('INVALID_IMAGE', `${source} is ${os.PRETTY_NAME ?? `${distro} ${releases[0]}`}, not ${distro} ${release}`, {hints: [`import it as what it is: --distro ${distro} --release ${releases[0]}`]})
+  }
 }
 
 async function requireInTree(tree: string, source: string, paths: string[], what: string): Promise<void> {

@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {classifyDebootstrapFailure, debootstrapProgress} from '../../src/distros/debian.js'
 import {getDistro, knownDistros} from '../../src/distros/index.js'
+import {parseOsRelease} from '../../src/rootfs/image-archive.js'
 
 describe('distro recipes', () => {
   it('knows debian and fedora', () => {
@@ -65,5 +66,12 @@ describe('debootstrap progress', () => {
     expect(classifyDebootstrapFailure('E: Failed getting release file http://nope/dists/bookworm/InRelease')).toMatchObject({code: 'MIRROR_UNREACHABLE'})
     expect(classifyDebootstrapFailure('tar: ./usr/bin/x: Cannot write: No space left on device')).toMatchObject({code: 'NO_SPACE'})
     expect(classifyDebootstrapFailure('E: Couldn\'t find these debs: nosuchpkg')).toBeUndefined()
+  })
+})
+
+describe('os-release', () => {
+  it('reads quoted and bare values, and ignores comments', () => {
+    const text = '# a comment\nPRETTY_NAME="Fedora Linux 40 (Container Image)"\nID=fedora\nVERSION_ID=40\nVERSION_CODENAME=""\nNAME=\'Fedora\'\n'
+    expect(parseOsRelease(text)).toEqual({PRETTY_NAME: 'Fedora Linux 40 (Container Image)', ID: 'fedora', VERSION_ID: '40', VERSION_CODENAME: '', NAME: 'Fedora'})
   })
 })
