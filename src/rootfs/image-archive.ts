@@ -14,6 +14,7 @@ import {createReadStream, createWriteStream, type Stats} from 'node:fs'
 import {chmod, lchown, lstat, rename, rm, stat} from 'node:fs/promises'
 import {PassThrough, type Readable, type Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
+import {setTimeout as sleep} from 'node:timers/promises'
 import * as tar from 'tar'
 import {getDistro} from '../distros/index.js'
 import type {Progress} from '../distros/types.js'
@@ -174,6 +175,8 @@ async function extract(source: string, dir: string, hooks: ImageHooks): Promise<
     await pipeline(stream, counter, unpack as unknown as Writable, {signal: hooks.signal})
     await unpacked
   } catch (error) {
+    // Let the files already being written finish before the staging dir is discarded.
+    await Promise.race([unpacked.catch(() => {}), sleep(2000)])
     if (isDownloadError(error)) throw downloadError(source, error)
     if (errnoCode(error) === 'TAR_BAD_ARCHIVE') throw notTar(source)
     rethrow(error, hooks.signal, `reading ${source}`)

@@ -5,6 +5,7 @@
  */
 import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
+import {setTimeout as sleep} from 'node:timers/promises'
 import {mkdir, readdir, rename, rm, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {getDistro} from '../distros/index.js'
@@ -156,7 +157,24 @@ async function cleanBase(tree: string): Promise<void> {
 /** Removes a half-made tree, unmounting first whatever a bootstrap left mounted inside it. */
 async function discard(dir: string): Promise<void> {
   await unmountUnder(dir)
-  await rm(dir, {recursive: true, force: true})
+  // Moved aside first: writes still in flight when a fill was interrupted (an unpack's open files)
+  // then land in the trash, not in a dir of this name, and removing it is retried until they stop.
+  const trash = `${dir}.discarded-${process.pid}-${Date.now()}`
+  try {
+    await rename(dir, trash)
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return
+    throw error
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rm(trash, {recursive: true, force: true})
+      return
+    } catch (error) {
+      if (errnoCode(error) !== 'ENOTEMPTY' || attempt >= 50) throw error
+      await sleep(100)
+    }
+  }
 }
 
 export async function diskUsage(path: string): Promise<number> {
