@@ -3,26 +3,38 @@ import {Flags} from '@oclif/core'
 import {CtrCommand} from '../src/cli/base-command.js'
 import {CtrError} from '../src/errors.js'
 import {daemonArgs, stopActivator, type ActivatorStopReport} from '../src/activator/client.js'
+import {activatorUnitText} from '../src/activator/unit.js'
 import {debug} from '../src/log.js'
 
 export default class Activator extends CtrCommand {
   static summary = 'Run the activator in the foreground (for debugging and service managers), or stop the one that runs.'
   static description = `The activator holds the exposed ports of started containers and boots a container on its first connection. ctr start runs it in the background when it does not run (log in ROOT/activator/activator.log); this runs the same lean process in the foreground, logging to stdout, until SIGTERM or Ctrl-C, which power off the running containers. The ports stay recorded as held, so the next activator holds them again.
 
---stop stops the running activator (background or foreground) the same way, by its pid, and waits until it is gone. Nothing listens on the held ports until ctr start or ctr activator runs one again.`
+--stop stops the running activator (background or foreground) the same way, by its pid, and waits until it is gone. Nothing listens on the held ports until ctr start or ctr activator runs one again.
+
+--unit prints a systemd unit that runs the activator at boot (on hosts where systemd is PID 1), so held ports are held again after a reboot.`
   static examples = [
     '<%= config.bin %> activator',
     '<%= config.bin %> activator --debug --root /srv/ctr',
     {description: 'Power off every running container and stop holding ports', command: '<%= config.bin %> activator --stop'},
+    {
+      description: 'Hold the ports from boot on, on a host run by systemd',
+      command: '<%= config.bin %> activator --unit > /etc/systemd/system/ctr-activator.service && systemctl enable --now ctr-activator',
+    },
   ]
 
   static flags = {
-    stop: Flags.boolean({description: 'stop the running activator: running containers are powered off, ports stay recorded'}),
+    stop: Flags.boolean({description: 'stop the running activator: running containers are powered off, ports stay recorded', exclusive: ['unit']}),
+    unit: Flags.boolean({description: 'print a systemd service unit that runs the activator at boot'}),
   }
 
   async run(): Promise<ActivatorStopReport | void> {
     const {flags, root} = await this.parseCommon(Activator)
     if (flags.stop) return this.stop(root)
+    if (flags.unit) {
+      process.stdout.write(activatorUnitText(root))
+      return
+    }
     if (this.jsonEnabled()) throw new CtrError('INVALID_ARGUMENT', '--json goes with --stop: the foreground activator logs lines', {hints: ['ctr activator --stop --json']})
     // The activator is its own small process (no oclif, ink or react in it); this one only waits
     // for it and passes signals on.
