@@ -177,8 +177,10 @@ export class HeldContainer {
     if (this.pid !== undefined && this.state !== 'stopping') {
       this.state = 'stopping'
       this.ctx.log(`${this.name}: powering off (${request.reason}${request.keepPorts ? ', ports stay held' : ''})`)
+      // A systemd that already hears it gets nspawn's signal; one still starting may drop it.
+      const heard = this.systemdHearsPoweroff()
       signal(this.pid, 'SIGTERM')
-      this.poweroffRepeat = setInterval(() => this.repeatPoweroff(), POWEROFF_REPEAT_MS)
+      if (!heard) this.poweroffRepeat = setInterval(() => this.repeatPoweroff(), POWEROFF_REPEAT_MS)
       this.killTimer = setTimeout(() => {
         this.ctx.log(`${this.name}: no poweroff after ${this.ctx.stopTimeoutMs} ms, killing it`)
         if (this.pid === undefined) return
@@ -194,15 +196,20 @@ export class HeldContainer {
   }
 
   /**
-   * Sends the container's systemd the poweroff signal again once it can hear it: nspawn forwards
-   * SIGTERM as one signal, which a systemd still starting drops. A second one to a systemd already
-   * shutting down changes nothing, and its final stage (systemd-shutdown) has no handler for it.
+   * Sends the container's systemd the poweroff signal again, once, as soon as it can hear it: nspawn
+   * forwards SIGTERM as one signal, which a systemd still starting drops. (A second one to a systemd
+   * already shutting down only logs "Received SIGRTMIN+3" once more.)
    */
   private repeatPoweroff(): void {
-    if (this.pid === undefined) return
-    const leader = containerLeader(this.pid)
-    if (leader === undefined || processName(leader) !== 'systemd') return
-    if (hearsSignal(leader, CONTAINER_POWEROFF_SIGNAL)) signal(leader, CONTAINER_POWEROFF_SIGNAL)
+    if (!this.systemdHearsPoweroff()) return
+    clearInterval(this.poweroffRepeat)
+    signal(this.leaderPid()!, CONTAINER_POWEROFF_SIGNAL)
+  }
+
+  /** The container's PID 1 is systemd and receives the poweroff signal (blocked for its signalfd). */
+  private systemdHearsPoweroff(): boolean {
+    const leader = this.leaderPid()
+    return leader !== undefined && processName(leader) === 'systemd' && hearsSignal(leader, CONTAINER_POWEROFF_SIGNAL)
   }
 
   /** Closes the held sockets, once no poll holds them any more; the container is no longer held. */
