@@ -249,7 +249,9 @@ export class Activator {
       await new Promise((r) => setTimeout(r, 20))
       this.persistQueued = false
       const names = this.heldAtShutdown ?? [...this.held.keys()].sort()
-      const history = Object.fromEntries([...this.histories].sort(([a], [b]) => a.localeCompare(b)))
+      // Only containers with something to remember: a thousand held, never woken ones would make
+      // every write (one per `ctr start`) a thousand entries longer, and the heap several MB larger.
+      const history = Object.fromEntries([...this.histories].filter(([, h]) => h.wakes > 0 || h.lastStopReason).sort(([a], [b]) => a.localeCompare(b)))
       await writeJsonAtomic(heldFile(this.root), {containers: names, history} satisfies HeldFile).catch((error) => this.log(`cannot write held.json: ${String(error)}`))
     })
   }
