@@ -7,6 +7,7 @@ import {readdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {CtrError} from '../errors.js'
 import {hostHasSystemd} from '../nspawn/argv.js'
+import {getProfile} from '../rootfs/profiles.js'
 import {storeStatus} from '../status/collect.js'
 import type {ContainerHistory, ContainerStatus, StatusReport} from '../status/types.js'
 import {getContainer, readContainer, type ContainerRecord} from '../store/containers.js'
@@ -14,12 +15,14 @@ import {readJson, writeJsonAtomic} from '../store/atomic.js'
 import {layout} from '../store/paths.js'
 import {HeldContainer, type HeldContext} from './held-container.js'
 import {powerOffOrphans} from './orphans.js'
-import {establishedByPort, processParents, readTcpRows} from './proc.js'
+import {childNames, establishedByPort, processParents, readTcpRows} from './proc.js'
 import {prepareTree} from './tree.js'
 import {SocketWatcher} from './watcher.js'
 
 /** How often the idle rule reads the connections when not told otherwise. */
 export const DEFAULT_IDLE_CHECK_MS = 1000
+/** A running container this long without a connection is quiet: its profile's sleepWhenQuiet units stop. */
+export const DEFAULT_QUIET_MS = 5000
 
 export interface ActivatorOptions {
   root: string
@@ -28,6 +31,8 @@ export interface ActivatorOptions {
   stopTimeoutMs?: number
   /** How often the idle rule looks at connections. */
   idleCheckMs?: number
+  /** No connection for this long: the profile's sleepWhenQuiet units are stopped. */
+  quietMs?: number
 }
 
 interface HeldFile {
@@ -55,6 +60,7 @@ export class Activator {
   private persisting: Promise<void> = Promise.resolve()
   private persistQueued = false
   private readonly queues = new Map<string, Promise<unknown>>()
+  private readonly quietUnits = new Map<string, Array<{unit: string; process: string}>>()
   private heldAtShutdown?: string[]
 
   constructor(private readonly options: ActivatorOptions) {
@@ -275,13 +281,15 @@ export class Activator {
   }
 
   /**
-   * Idle rule: no established connection on any exposed port for idleTimeoutSec -> power off,
-   * ports stay held. Before SIGTERM the container's own socket units are stopped, so a connection
-   * that arrives during shutdown waits in the host's socket for the next boot instead of being
-   * accepted by a container that is going away.
+   * Idle rules, on running containers without an established connection on any exposed port:
+   * - quiet for quietMs: the profile's sleepWhenQuiet units (journald, in lean) are stopped; their
+   *   sockets start them again when needed;
+   * - idle for idleTimeoutSec: power off, ports stay held. Before SIGTERM the container's own socket
+   *   units are stopped, so a connection that arrives during shutdown waits in the host's socket for
+   *   the next boot instead of being accepted by a container that is going away.
    */
   private async applyIdleRule(): Promise<void> {
-    const running = [...this.held.values()].filter((c) => c.state === 'running' && c.record.idleTimeoutSec > 0)
+    const running = [...this.held.values()].filter((c) => c.state === 'running' && (c.record.idleTimeoutSec > 0 || this.sleepUnits(c).length > 0))
     if (running.length === 0) return
     const rows = readTcpRows()
     const now = Date.now()
@@ -298,17 +306,48 @@ export class Activator {
       c.idleSince ??= now
       // Checks are a period apart, give or take timer jitter: half a period of slack keeps a check
       // that lands a hair early from postponing the poweroff by a whole period.
-      if (now - c.idleSince + this.idleCheckMs() / 2 < c.record.idleTimeoutSec * 1000) continue
+      const quietMs = now - c.idleSince + this.idleCheckMs() / 2
+      const quiet = this.options.quietMs ?? DEFAULT_QUIET_MS
+      const sleepers = this.sleepUnits(c)
+      // Checked again once a quiet period after each stop: a short session between two checks may
+      // have woken them (journald, by its first log line) without the rule seeing the connection.
+      if (sleepers.length > 0 && quietMs >= quiet && (c.quietStopAt === undefined || now - c.quietStopAt >= quiet)) {
+        const leader = c.leaderPid()
+        const running = leader === undefined ? [] : childNames(leader)
+        const awake = sleepers.filter((s) => running.includes(s.process)).map((s) => s.unit)
+        if (awake.length > 0) {
+          c.quietStopAt = now
+          void this.serial(c.name, async () => {
+            if (c.state !== 'running') return
+            if (await this.systemctlInside(c, ['stop', '--no-block', ...awake], 'stop its quiet units')) this.log(`${c.name}: quiet, stopped ${awake.join(', ')} (socket-activated again when needed)`)
+          })
+        }
+      }
+      if (c.record.idleTimeoutSec === 0 || quietMs < c.record.idleTimeoutSec * 1000) continue
       void this.serial(c.name, async () => {
         if (c.state !== 'running') return
         this.log(`${c.name}: idle for ${c.record.idleTimeoutSec} s`)
-        await this.stopSocketUnitsInside(c)
+        await this.systemctlInside(c, ['stop', 'ctr-*.socket'], 'stop its socket units first')
         // A connection accepted just before the socket units stopped is a session that has only
         // begun: let it finish. New connections wait in the host's socket for the next boot.
         await this.waitNoConnections(c)
         await c.stop({keepPorts: true, reason: 'idle'})
       }).catch((error) => this.log(`${c.name}: idle poweroff failed: ${String(error)}`))
     }
+  }
+
+  /** The profile's sleepWhenQuiet units (profiles are read once each). */
+  private sleepUnits(c: HeldContainer): Array<{unit: string; process: string}> {
+    let units = this.quietUnits.get(c.record.profile)
+    if (!units) {
+      try {
+        units = getProfile(c.record.profile).sleepWhenQuiet ?? []
+      } catch {
+        units = []
+      }
+      this.quietUnits.set(c.record.profile, units)
+    }
+    return units
   }
 
   private async waitNoConnections(c: HeldContainer): Promise<void> {
@@ -323,14 +362,17 @@ export class Activator {
     }
   }
 
-  private async stopSocketUnitsInside(c: HeldContainer): Promise<void> {
+  /** systemctl ARGS inside the running container; false (and logged) when it failed. */
+  private async systemctlInside(c: HeldContainer, args: string[], what: string): Promise<boolean> {
     const leader = c.leaderPid()
-    if (leader === undefined) return
+    if (leader === undefined) return false
     try {
       const {run} = await import('../exec.js')
-      await run(['nsenter', '-t', String(leader), '-a', 'systemctl', 'stop', 'ctr-*.socket'], {timeoutMs: 10_000})
+      await run(['nsenter', '-t', String(leader), '-a', 'systemctl', ...args], {timeoutMs: 10_000})
+      return true
     } catch (error) {
-      this.log(`${c.name}: could not stop its socket units first: ${error instanceof Error ? error.message : String(error)}`)
+      this.log(`${c.name}: could not ${what}: ${error instanceof Error ? error.message : String(error)}`)
+      return false
     }
   }
 }

@@ -67,6 +67,8 @@ export class HeldContainer {
   private outputTail: (lines?: number) => string[] = () => []
   /** ms timestamp since when no connection was seen, while running. */
   idleSince?: number
+  /** When the profile's sleepWhenQuiet units were last stopped (ms timestamp), in this boot. */
+  quietStopAt?: number
 
   constructor(
     private readonly ctx: HeldContext,
@@ -102,6 +104,7 @@ export class HeldContainer {
     this.state = 'booting'
     this.served = false
     this.idleSince = undefined
+    this.quietStopAt = undefined
     const woken = performance.now()
     if (triggerFd !== undefined) {
       this.history.wakes++

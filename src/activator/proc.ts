@@ -112,6 +112,21 @@ export function containerLeader(nspawnPid: number): number | undefined {
   return undefined
 }
 
+/** The names (comm) of PID's children, from /proc/PID/task/PID/children; [] when it is gone. */
+export function childNames(pid: number): string[] {
+  let children: string
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+  } catch {
+    return []
+  }
+  return children
+    .split(' ')
+    .filter(Boolean)
+    .map((child) => processName(Number(child)))
+    .filter((name): name is string => name !== undefined)
+}
+
 /** /proc/PID/comm, or undefined when the process is gone. */
 export function processName(pid: number): string | undefined {
   try {

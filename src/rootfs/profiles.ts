@@ -18,6 +18,12 @@ export interface ProfileRecipe {
   maskFiles?: string[]
   /** Configuration files written whole (drop-ins, mostly), as lines. */
   files?: Array<{path: string; lines: string[]}>
+  /**
+   * Socket-activated units the activator stops whenever a running container has had no connection
+   * for a few seconds (DEFAULT_QUIET_MS in the activator) and their process (comm, a child of the
+   * container's PID 1) runs: their sockets start them again when needed.
+   */
+  sleepWhenQuiet?: Array<{unit: string; process: string}>
   /** A target to boot instead of the distro's default, as [Unit] lines. */
   defaultTarget?: {name: string; unit: string[]}
 }

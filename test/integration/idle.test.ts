@@ -141,3 +141,63 @@ describe.skipIf(reason)('a container that does not power off in time', () => {
     expect(canBind(port).ok).toBe(true)
   })
 })
+
+describe.skipIf(reason)('a quiet lean container (journald sleeps until something logs)', () => {
+  let root: string
+  let keys: Awaited<ReturnType<typeof makeKeyPair>>
+  let activator: RunningActivator | undefined
+  const port = freePort()
+
+  /** The names of the processes under the container's PID 1. */
+  const inside = async (): Promise<string[]> => {
+    const {containerLeader, childNames} = await import('../../src/activator/proc.js')
+    const pid = (await getStatus(root)).containers.find((c) => c.name === 'quiet')?.pid
+    const leader = pid === undefined ? undefined : containerLeader(pid)
+    if (leader === undefined) throw new Error('quiet is not running')
+    return childNames(leader)
+  }
+  const journaldGone = async () => {
+    const deadline = Date.now() + 15_000
+    while ((await inside()).includes('systemd-journal')) {
+      if (Date.now() > deadline) throw new Error(`journald still runs in the quiet container: ${(await inside()).join(', ')}`)
+      await sleep(100)
+    }
+  }
+
+  beforeAll(async () => {
+    keys = await makeKeyPair()
+    root = await makeTestRoot()
+    // No idle timeout: it stays up, quiet.
+    await createContainer(root, {distro: 'debian', name: 'quiet', sshKeyFiles: [keys.pub], ports: [{port, service: 'ssh'}]})
+    activator = await startActivator({root, stopTimeoutMs: 20_000, idleCheckMs: 200, quietMs: 1000})
+    expect((await startContainers(root, ['quiet'], {now: false})).items[0].error).toBeUndefined()
+  })
+
+  afterAll(async () => {
+    await activator?.close()
+    if (root) await destroyTestRoot(root)
+    if (keys) await rm(keys.dir, {recursive: true, force: true})
+  })
+
+  it('stops journald once no connection is left; the next session starts it by logging, and its lines are kept', async () => {
+    const {readLogs} = await import('../../src/containers/logs.js')
+    expect((await ssh(keys.key, port, 'true')).exitCode).toBe(0)
+    const awake = (await getStatus(root)).containers.find((c) => c.name === 'quiet')!.memoryBytes!
+    await journaldGone()
+    const asleep = (await getStatus(root)).containers.find((c) => c.name === 'quiet')!
+    expect(asleep.state).toBe('running')
+    expect(awake - asleep.memoryBytes!).toBeGreaterThan(4e6)
+    for (const round of [1, 2]) {
+      const marker = `quiet-round-${round}-${process.pid}`
+      const session = await ssh(keys.key, port, `logger -t ctrtest ${marker}; systemctl is-active systemd-journald`)
+      expect(session.stdout).toBe('active')
+      expect(await readLogs(root, 'quiet', 100)).toMatch(new RegExp(`ctrtest\\[\\d+\\]: ${marker}`))
+      await journaldGone()
+    }
+  })
+
+  it('an open session keeps journald up', async () => {
+    const session = await ssh(keys.key, port, 'logger -t ctrtest open; sleep 3; systemctl is-active systemd-journald')
+    expect(session.stdout).toBe('active')
+  })
+})
