@@ -8,7 +8,9 @@ import {readFileSync} from 'node:fs'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {execa} from 'execa'
 import {callActivator} from '../../src/activator/client.js'
-import {containerLeader} from '../../src/activator/proc.js'
+import {DEFAULT_QUIET_MS} from '../../src/activator/activator.js'
+import {childNames, containerLeader} from '../../src/activator/proc.js'
+import {getProfile} from '../../src/rootfs/profiles.js'
 import {createContainer} from '../../src/containers/create.js'
 import {removeContainers} from '../../src/containers/remove.js'
 import {freePortRange, timeToFirstByte} from './activator.js'
@@ -18,15 +20,18 @@ import {treeMemory, type TreeMemory} from './tree-memory.js'
 
 interface ColdRound {
   coldMs: number
-  /** What the activator reports (VmRSS of nspawn's process tree). */
+  /** What the activator reports (VmRSS of nspawn's process tree), once quiet. */
   memoryBytes?: number
+  /** Just booted and settled, journald still up. */
+  booted: TreeMemory
+  /** Quiet: after the activator stopped the profile's sleepWhenQuiet units (lean: journald). */
   tree: TreeMemory
   /** `systemctl is-system-running --wait` inside, once the boot settled. */
   systemState: string
 }
 
 /** One cold connection to a sleeping container, its memory once booted and idle, then off again (port held). */
-async function coldRound(root: string, name: string, port: number): Promise<ColdRound> {
+async function coldRound(root: string, name: string, port: number, profile: string): Promise<ColdRound> {
   await sleep(HELD_MS)
   const coldMs = await timeToFirstByte(port)
   const pid = (await statusOf(root, name)).pid
@@ -35,10 +40,22 @@ async function coldRound(root: string, name: string, port: number): Promise<Cold
   // Memory is read once the boot is over (the full profile keeps starting units after sshd answers).
   const state = await execa('nsenter', ['-t', String(leader), '-a', 'systemctl', 'is-system-running', '--wait'], {reject: false, timeout: 60_000})
   await sleep(IDLE_SETTLE_MS)
+  const booted = treeMemory(pid)
+  await quietDown(leader, profile)
   const status = await statusOf(root, name)
   const tree = treeMemory(pid)
   await callActivator(root, {op: 'stop', name, keepPorts: true})
-  return {coldMs, memoryBytes: status.memoryBytes, tree, systemState: state.stdout.trim() || `exit ${state.exitCode}`}
+  return {coldMs, memoryBytes: status.memoryBytes, booted, tree, systemState: state.stdout.trim() || `exit ${state.exitCode}`}
+}
+
+/** Waits until the activator has stopped the profile's sleepWhenQuiet processes in the container of LEADER. */
+async function quietDown(leader: number, profile: string): Promise<void> {
+  const sleepers = (getProfile(profile).sleepWhenQuiet ?? []).map((s) => s.process)
+  const deadline = Date.now() + DEFAULT_QUIET_MS + 15_000
+  while (childNames(leader).some((name) => sleepers.includes(name))) {
+    if (Date.now() > deadline) throw new Error(`${sleepers.join(', ')} still running ${Math.round((DEFAULT_QUIET_MS + 15_000) / 1000)} s after the boot`)
+    await sleep(100)
+  }
 }
 
 interface ProfileFigures {
@@ -49,8 +66,11 @@ interface ProfileFigures {
   treePssMedian: number
   /** RSS of the processes inside the container (the tree without nspawn, which runs on the host). */
   insideRssMedian: number
+  /** RSS of the tree just after the boot settled, before the quiet units stopped. */
+  bootedRssMedian: number
   /** The processes of the last round, with their RSS and PSS. */
   processes: TreeMemory['processes']
+  bootedProcesses: TreeMemory['processes']
   systemStates: string[]
 }
 
@@ -86,14 +106,17 @@ async function sideBySide(root: string, log: Log, count: number): Promise<SideBy
     await sleep(IDLE_SETTLE_MS)
     const before = memAvailable()
     for (const [i] of names.entries()) await timeToFirstByte(first + i)
-    await sleep(3 * IDLE_SETTLE_MS)
-    const after = memAvailable()
-    const trees: TreeMemory[] = []
+    const pids: number[] = []
     for (const name of names) {
       const pid = (await statusOf(root, name)).pid
-      if (pid === undefined) throw new Error(`${name} is not running after its wake`)
-      trees.push(treeMemory(pid))
+      const leader = pid === undefined ? undefined : containerLeader(pid)
+      if (pid === undefined || leader === undefined) throw new Error(`${name} is not running after its wake`)
+      await quietDown(leader, 'lean')
+      pids.push(pid)
     }
+    await sleep(IDLE_SETTLE_MS)
+    const after = memAvailable()
+    const trees = pids.map((pid) => treeMemory(pid))
     const sum = (f: (t: TreeMemory) => number) => trees.reduce((n, t) => n + f(t), 0) / count
     const result: SideBySide = {
       containers: count,
@@ -104,7 +127,7 @@ async function sideBySide(root: string, log: Log, count: number): Promise<SideBy
       memAvailableDropPerContainer: (before - after) / count,
     }
     log(
-      `lean: ${count} lean containers running side by side: each ${mb(result.rssPerContainerMedian)} RSS (median), ` +
+      `lean: ${count} quiet lean containers running side by side: each ${mb(result.rssPerContainerMedian)} RSS (median), ` +
         `${mb(result.pssPerContainer)} PSS (nspawn ${mb(result.pssNspawnPerContainer)}, inside ${mb(result.pssInsidePerContainer)}); ` +
         `the host's MemAvailable dropped ${mb(result.memAvailableDropPerContainer)} per container`,
     )
@@ -134,7 +157,9 @@ function figures(rounds: ColdRound[]): ProfileFigures {
     treeRssMedian: median(rounds.map((r) => r.tree.rssBytes)),
     treePssMedian: median(rounds.map((r) => r.tree.pssBytes)),
     insideRssMedian: median(rounds.map((r) => r.tree.rssBytes - (r.tree.processes[0]?.rssBytes ?? 0))),
+    bootedRssMedian: median(rounds.map((r) => r.booted.rssBytes)),
     processes: rounds.at(-1)?.tree.processes ?? [],
+    bootedProcesses: rounds.at(-1)?.booted.processes ?? [],
     systemStates: [...new Set(rounds.map((r) => r.systemState))],
   }
 }
@@ -154,15 +179,15 @@ export async function benchLean(root: string, log: Log): Promise<LeanBench> {
   await withActivator(root, names, log, async () => {
     for (const p of profiles) await callActivator(root, {op: 'start', name: p.name, now: false})
     // One untimed round each, so that neither pays for a first boot (journal files, page cache).
-    for (const p of profiles) await coldRound(root, p.name, p.port)
+    for (const p of profiles) await coldRound(root, p.name, p.port, p.profile)
     for (let i = 0; i < runs; i++) {
       const order = i % 2 === 0 ? profiles : [...profiles].reverse()
       const line: string[] = []
       for (const p of order) {
         try {
-          const r = await coldRound(root, p.name, p.port)
+          const r = await coldRound(root, p.name, p.port, p.profile)
           rounds[p.profile].push(r)
-          line.push(`${p.profile} cold ${r.coldMs.toFixed(0)} ms, running ${mb(r.memoryBytes)}`)
+          line.push(`${p.profile} cold ${r.coldMs.toFixed(0)} ms, booted ${mb(r.booted.rssBytes)}, quiet ${mb(r.memoryBytes)}`)
         } catch (error) {
           // A finding, not the end of the run: the round is left out of the medians.
           failures.push(`round ${i + 1} ${p.profile}: ${errorText(error)}`)
@@ -180,7 +205,7 @@ export async function benchLean(root: string, log: Log): Promise<LeanBench> {
   const coldRatio = lean.coldMedianMs / full.coldMedianMs
   for (const [label, f] of [['lean', lean], ['full', full]] as const) {
     log(
-      `lean: ${label}: cold median ${f.coldMedianMs.toFixed(0)} ms; running idle ${mb(f.memoryBytesMedian)} as the activator reports it ` +
+      `lean: ${label}: cold median ${f.coldMedianMs.toFixed(0)} ms; just booted ${mb(f.bootedRssMedian)} (${f.bootedProcesses.map((p) => `${p.comm} ${mb(p.rssBytes)}`).join(', ')}); running idle ${mb(f.memoryBytesMedian)} as the activator reports it ` +
         `(RSS summed here ${mb(f.treeRssMedian)}, PSS ${mb(f.treePssMedian)}), ${f.processes.length} processes: ${f.processes.map((p) => `${p.comm} ${mb(p.rssBytes)}`).join(', ')}; system ${f.systemStates.join('/')}`,
     )
   }
