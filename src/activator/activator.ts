@@ -21,8 +21,12 @@ import {SocketWatcher} from './watcher.js'
 
 /** How often the idle rule reads the connections when not told otherwise. */
 export const DEFAULT_IDLE_CHECK_MS = 1000
-/** A running container this long without a connection is quiet: its profile's sleepWhenQuiet units stop. */
-export const DEFAULT_QUIET_MS = 5000
+/**
+ * A running container this long without a connection is quiet: its profile's sleepWhenQuiet units
+ * stop. Not shorter: the first connection after that pays for journald starting again (banner 55
+ * instead of 34 ms, measured), which sessions a few seconds apart should not pay each time.
+ */
+export const DEFAULT_QUIET_MS = 15_000
 
 export interface ActivatorOptions {
   root: string
