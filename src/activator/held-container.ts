@@ -62,6 +62,7 @@ export class HeldContainer {
   private stopRequest?: StopRequest
   private killTimer?: NodeJS.Timeout
   private poweroffRepeat?: NodeJS.Timeout
+  private leader?: {nspawn: number; pid: number}
   private wakeProbe?: NodeJS.Timeout
   private exitWaiters: Array<() => void> = []
   private outputTail: (lines?: number) => string[] = () => []
@@ -322,9 +323,16 @@ export class HeldContainer {
     return status
   }
 
-  /** The container's PID 1 as the host sees it, while it runs. */
+  /**
+   * The container's PID 1 as the host sees it, while it runs. Found by a scan of /proc once per
+   * boot (the idle rules ask for it every quiet period of every running container).
+   */
   leaderPid(): number | undefined {
-    return this.pid === undefined ? undefined : containerLeader(this.pid)
+    if (this.pid === undefined) return undefined
+    if (this.leader?.nspawn === this.pid && processName(this.leader.pid) !== undefined) return this.leader.pid
+    const pid = containerLeader(this.pid)
+    this.leader = pid === undefined ? undefined : {nspawn: this.pid, pid}
+    return pid
   }
 
   /** Resolves once the container runs (booted), or rejects with BOOT_FAILED. */
