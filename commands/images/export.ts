@@ -28,17 +28,17 @@ export default class ImagesExport extends CtrCommand {
     }
     let bar: ProgressView | undefined
     if (process.stderr.isTTY) bar = (await import('../../src/ui/progress-bar.js')).startProgress(`exporting ${args.image}`)
+    let report: ExportReport
     try {
-      const report = await exportImage(root, args.image, output ?? process.stdout, {
+      report = await exportImage(root, args.image, output ?? process.stdout, {
         gzip: output ? gzipFor(output) : false,
         onProgress: (p) => bar?.update(p.fraction, p.label),
         signal: this.interruptSignal(),
       })
-      bar?.done()
-      if (output) this.say(`wrote ${report.id} to ${report.output} (${(report.bytes / 1e6).toFixed(0)} MB)`)
-      return report
     } finally {
       bar?.done()
     }
+    if (output) this.say(`wrote ${report.id} to ${report.output} (${(report.bytes / 1e6).toFixed(0)} MB)`)
+    return report
   }
 }

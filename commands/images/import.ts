@@ -22,16 +22,16 @@ export default class ImagesImport extends CtrCommand {
     const {args, flags, root} = await this.parseCommon(ImagesImport)
     let bar: ProgressView | undefined
     if (process.stderr.isTTY && !this.jsonEnabled()) bar = (await import('../../src/ui/progress-bar.js')).startProgress('importing')
+    let image: ImageRecord
     try {
-      const image = await importImage(root, {source: args.source, distro: flags.distro, release: flags.release}, {
+      image = await importImage(root, {source: args.source, distro: flags.distro, release: flags.release}, {
         onProgress: (p) => bar?.update(p.fraction, p.label),
         signal: this.interruptSignal(),
       })
-      bar?.done()
-      this.say(`imported ${image.id} (${(image.sizeBytes / 1e6).toFixed(0)} MB); ctr create ${image.distro}${flags.release ? ` --release ${image.release}` : ''} NAME uses it`)
-      return image
     } finally {
       bar?.done()
     }
+    this.say(`imported ${image.id} (${(image.sizeBytes / 1e6).toFixed(0)} MB); ctr create ${image.distro}${flags.release ? ` --release ${image.release}` : ''} NAME uses it`)
+    return image
   }
 }

@@ -7,7 +7,7 @@ import {readdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {CtrError} from '../errors.js'
 import {hostHasSystemd} from '../nspawn/argv.js'
-import {getProfile} from '../rootfs/profiles.js'
+import {getProfile, type QuietUnit} from '../rootfs/profiles.js'
 import {storeStatus} from '../status/collect.js'
 import type {ContainerHistory, ContainerStatus, StatusReport} from '../status/types.js'
 import {getContainer, readContainer, type ContainerRecord} from '../store/containers.js'
@@ -64,7 +64,7 @@ export class Activator {
   private persisting: Promise<void> = Promise.resolve()
   private persistQueued = false
   private readonly queues = new Map<string, Promise<unknown>>()
-  private readonly quietUnits = new Map<string, Array<{unit: string; process: string}>>()
+  private readonly quietUnits = new Map<string, QuietUnit[]>()
   private heldAtShutdown?: string[]
 
   constructor(private readonly options: ActivatorOptions) {
@@ -277,8 +277,8 @@ export class Activator {
 
   /**
    * How often the idle rule reads /proc/net/tcp{,6}: once a second by default, so a container
-   * powers off within about a second of its timeout. Only running containers with a timeout are
-   * looked at, so a host of sleeping containers pays nothing for it.
+   * powers off within about a second of its timeout. Only running containers with a timeout or
+   * units to stop when quiet are looked at, so a host of sleeping containers pays nothing for it.
    */
   private idleCheckMs(): number {
     return this.options.idleCheckMs ?? DEFAULT_IDLE_CHECK_MS
@@ -311,22 +311,7 @@ export class Activator {
       // Checks are a period apart, give or take timer jitter: half a period of slack keeps a check
       // that lands a hair early from postponing the poweroff by a whole period.
       const quietMs = now - c.idleSince + this.idleCheckMs() / 2
-      const quiet = this.options.quietMs ?? DEFAULT_QUIET_MS
-      const sleepers = this.sleepUnits(c)
-      // Checked again once a quiet period after each stop: a short session between two checks may
-      // have woken them (journald, by its first log line) without the rule seeing the connection.
-      if (sleepers.length > 0 && quietMs >= quiet && (c.quietStopAt === undefined || now - c.quietStopAt >= quiet)) {
-        const leader = c.leaderPid()
-        const running = leader === undefined ? [] : childNames(leader)
-        const awake = sleepers.filter((s) => running.includes(s.process)).map((s) => s.unit)
-        if (awake.length > 0) {
-          c.quietStopAt = now
-          void this.serial(c.name, async () => {
-            if (c.state !== 'running') return
-            if (await this.systemctlInside(c, ['stop', '--no-block', ...awake], 'stop its quiet units')) this.log(`${c.name}: quiet, stopped ${awake.join(', ')} (socket-activated again when needed)`)
-          })
-        }
-      }
+      this.sleepIfQuiet(c, quietMs, now)
       if (c.record.idleTimeoutSec === 0 || quietMs < c.record.idleTimeoutSec * 1000) continue
       void this.serial(c.name, async () => {
         if (c.state !== 'running') return
@@ -340,8 +325,28 @@ export class Activator {
     }
   }
 
+  /**
+   * Stops the profile's sleepWhenQuiet units that run, once C has been quiet for quietMs. Checked
+   * again a quiet period after each stop: a short session between two checks may have woken them
+   * (journald, by its first log line) without the rule seeing the connection.
+   */
+  private sleepIfQuiet(c: HeldContainer, quietMs: number, now: number): void {
+    const quiet = this.options.quietMs ?? DEFAULT_QUIET_MS
+    const sleepers = this.sleepUnits(c)
+    if (sleepers.length === 0 || quietMs < quiet || (c.quietStopAt !== undefined && now - c.quietStopAt < quiet)) return
+    const leader = c.leaderPid()
+    const running = leader === undefined ? [] : childNames(leader)
+    const awake = sleepers.filter((s) => running.includes(s.process)).map((s) => s.unit)
+    if (awake.length === 0) return
+    c.quietStopAt = now
+    void this.serial(c.name, async () => {
+      if (c.state !== 'running') return
+      if (await this.systemctlInside(c, ['stop', '--no-block', ...awake], 'stop its quiet units')) this.log(`${c.name}: quiet, stopped ${awake.join(', ')} (socket-activated again when needed)`)
+    })
+  }
+
   /** The profile's sleepWhenQuiet units (profiles are read once each). */
-  private sleepUnits(c: HeldContainer): Array<{unit: string; process: string}> {
+  private sleepUnits(c: HeldContainer): QuietUnit[] {
     let units = this.quietUnits.get(c.record.profile)
     if (!units) {
       try {

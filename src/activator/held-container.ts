@@ -11,6 +11,7 @@ import {CtrError} from '../errors.js'
 import {nspawnArgv} from '../nspawn/argv.js'
 import type {ContainerHistory, ContainerStatus} from '../status/types.js'
 import type {ContainerRecord} from '../store/containers.js'
+import {signal} from '../sys/process.js'
 import {dropQueued, isReadable} from '../sys/socket.js'
 import {armSockets, releaseSockets, sameSocket, type HeldSocket} from './held-sockets.js'
 import {hearsSignal, containerLeader, processName, processTree, residentBytes, type TcpRow} from './proc.js'
@@ -350,10 +351,4 @@ export class HeldContainer {
     }
     throw new CtrError('BOOT_FAILED', `${this.name} did not come up within ${Math.round(timeoutMs / 1000)} s`)
   }
-}
-
-function signal(pid: number, name: NodeJS.Signals | number): void {
-  try {
-    process.kill(pid, name)
-  } catch {}
 }

@@ -34,9 +34,10 @@ export function gzipFor(path: string): boolean {
   return /\.(tgz|gz)$/.test(path)
 }
 
-function byteCounter(total: number | undefined, label: string, onProgress?: (p: Progress) => void): PassThrough {
+/** A pass-through that reports progress by the bytes through it, and counts them (`seen()`). */
+function byteCounter(total: number | undefined, label: string, onProgress?: (p: Progress) => void): PassThrough & {seen(): number} {
   let seen = 0
-  const counter = new PassThrough()
+  const counter = Object.assign(new PassThrough(), {seen: () => seen})
   counter.on('data', (chunk: Buffer) => {
     seen += chunk.length
     onProgress?.({fraction: total ? Math.min(0.99, seen / total) : 0, label: `${label} ${(seen / 1e6).toFixed(0)} MB`})
@@ -60,12 +61,10 @@ export async function exportImage(root: string, id: string, output: string | Wri
   if (!image) throw new CtrError('NOT_FOUND', `no image ${id}`, {hints: ['ctr images lists the cached ones']})
   const tree = imagePaths(root, id).tree
   const pack = tar.c({cwd: tree, gzip: options.gzip ?? false, portable: false, filter: (_path, stats) => carried(stats as Stats)}, ['.'])
-  let bytes = 0
   const counter = byteCounter(options.gzip ? undefined : image.sizeBytes, 'written', options.onProgress)
-  counter.on('data', (chunk: Buffer) => (bytes += chunk.length))
   if (typeof output !== 'string') {
     await pipeline(pack as unknown as Readable, counter, output, {signal: options.signal}).catch((error) => rethrow(error, options.signal, `export of ${id}`))
-    return {id, output: '-', bytes}
+    return {id, output: '-', bytes: counter.seen()}
   }
   const partial = `${output}.part`
   try {
@@ -75,7 +74,7 @@ export async function exportImage(root: string, id: string, output: string | Wri
     await rm(partial, {force: true})
     rethrow(error, options.signal, `export of ${id}`)
   }
-  return {id, output, bytes}
+  return {id, output, bytes: counter.seen()}
 }
 
 export interface ImportRequest {

@@ -7,6 +7,12 @@ import {CtrError} from '../errors.js'
 import {readRecipes} from '../recipes/load.js'
 import {removeInTree, symlinkInTree, writeInTree} from './tree-fs.js'
 
+/** A unit the activator may stop in a quiet container, and the name (comm) of its process. */
+export interface QuietUnit {
+  unit: string
+  process: string
+}
+
 export interface ProfileRecipe {
   name: string
   description: string
@@ -23,7 +29,7 @@ export interface ProfileRecipe {
    * for a few seconds (DEFAULT_QUIET_MS in the activator) and their process (comm, a child of the
    * container's PID 1) runs: their sockets start them again when needed.
    */
-  sleepWhenQuiet?: Array<{unit: string; process: string}>
+  sleepWhenQuiet?: QuietUnit[]
   /** A target to boot instead of the distro's default, as [Unit] lines. */
   defaultTarget?: {name: string; unit: string[]}
 }

@@ -10,7 +10,8 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-function signal(pid: number, name: NodeJS.Signals): void {
+/** Sends a signal (a name, or a number such as a realtime signal) to PID; a process already gone is fine. */
+export function signal(pid: number, name: NodeJS.Signals | number): void {
   try {
     process.kill(pid, name)
   } catch {}

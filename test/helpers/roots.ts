@@ -3,7 +3,7 @@
  * Debian base linked in (bootstrapped on first use), and removes it afterwards: nspawn processes it
  * started are stopped by pid, its mounts unmounted, the directory removed.
  */
-import {mkdir, mkdtemp, symlink} from 'node:fs/promises'
+import {mkdir, mkdtemp, rm, symlink} from 'node:fs/promises'
 import {join} from 'node:path'
 import {inject} from 'vitest'
 import {ensureImage, imageId} from '../../src/rootfs/images.js'
@@ -53,3 +53,14 @@ export async function makeTestRoot(): Promise<string> {
 /** Stops (by pid) every nspawn booting a container of ROOT, unmounts, removes ROOT. */
 export const destroyTestRoot = destroyRoot
 export {stopPid}
+
+/**
+ * The end of a container test file: its in-process activator closed (powering its containers off),
+ * its root destroyed, its key pair removed, and the activator's log printed if it kept one.
+ */
+export async function tearDown(parts: {activator?: {close(): Promise<void>}; root?: string; keys?: {dir: string}; log?: readonly string[]}): Promise<void> {
+  await parts.activator?.close()
+  if (parts.root) await destroyTestRoot(parts.root)
+  if (parts.keys) await rm(parts.keys.dir, {recursive: true, force: true})
+  if (parts.log && parts.log.length > 0) console.log(`activator log:\n${parts.log.join('\n')}`)
+}

@@ -3,7 +3,7 @@
  * base), real systemd-nspawn booted on the first connection with the held sockets handed over,
  * real sshd inside answering a real ssh client.
  */
-import {rm, unlink} from 'node:fs/promises'
+import {unlink} from 'node:fs/promises'
 import {connect, createServer, type Server} from 'node:net'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -19,7 +19,7 @@ import type {ContainerStatus} from '../../src/status/types.js'
 import {containerPaths} from '../../src/store/paths.js'
 import {canBind} from '../../src/sys/socket.js'
 import {ctr} from '../helpers/cli.js'
-import {destroyTestRoot, makeTestRoot, skipReason} from '../helpers/roots.js'
+import {makeTestRoot, skipReason, tearDown} from '../helpers/roots.js'
 import {makeKeyPair, ssh} from '../helpers/ssh.js'
 
 const reason = skipReason()
@@ -90,12 +90,7 @@ describe.skipIf(reason)('activator (real nspawn, real sshd, real ssh)', () => {
     await startInProcess()
   })
 
-  afterAll(async () => {
-    await running?.close()
-    if (root) await destroyTestRoot(root)
-    if (keys) await rm(keys.dir, {recursive: true, force: true})
-    if (log.length > 0) console.log(`activator log:\n${log.join('\n')}`)
-  })
+  afterAll(() => tearDown({activator: running, root, keys, log}))
 
   it('expose + start hold the port; no container process exists before the first connection', async () => {
     const exposed = await exposePort(root, {spec: String(PORT_A), service: 'ssh', container: 'a'})

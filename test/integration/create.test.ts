@@ -4,14 +4,14 @@
  * the socket unit's port, which the container's own systemd binds.
  */
 import {spawn} from 'node:child_process'
-import {readFile, readdir, rm, stat, symlink} from 'node:fs/promises'
+import {readFile, readdir, stat, symlink} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {createContainer} from '../../src/containers/create.js'
 import {imagePaths, containerPaths} from '../../src/store/paths.js'
 import {nspawnArgv} from '../../src/nspawn/argv.js'
 import {ctr} from '../helpers/cli.js'
-import {destroyTestRoot, makeTestRoot, skipReason, stopPid} from '../helpers/roots.js'
+import {makeTestRoot, skipReason, stopPid, tearDown} from '../helpers/roots.js'
 import {makeKeyPair, sshWhenUp} from '../helpers/ssh.js'
 
 const reason = skipReason()
@@ -26,10 +26,7 @@ describe.skipIf(reason)('ctr create (real debootstrap, real nspawn, real ssh)', 
     keys = await makeKeyPair()
     root = await makeTestRoot()
   })
-  afterAll(async () => {
-    if (root) await destroyTestRoot(root)
-    if (keys) await rm(keys.dir, {recursive: true, force: true})
-  })
+  afterAll(() => tearDown({root, keys}))
 
   it('the cached base carries no host keys and no machine id', async () => {
     const tree = imagePaths(root, 'debian-bookworm').tree

@@ -3,7 +3,6 @@
  * connection is left, keeps its port held, and boots again on the next one; connections that
  * arrive while it powers off wait in the host's socket and are served by the next boot.
  */
-import {rm} from 'node:fs/promises'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startActivator, type RunningActivator} from '../../src/activator/server.js'
@@ -12,7 +11,7 @@ import {startContainers} from '../../src/containers/lifecycle.js'
 import {getStatus} from '../../src/status/collect.js'
 import type {ContainerStatus} from '../../src/status/types.js'
 import {canBind} from '../../src/sys/socket.js'
-import {destroyTestRoot, makeTestRoot, skipReason} from '../helpers/roots.js'
+import {makeTestRoot, skipReason, tearDown} from '../helpers/roots.js'
 import {makeKeyPair, ssh} from '../helpers/ssh.js'
 
 const reason = skipReason()
@@ -38,12 +37,7 @@ describe.skipIf(reason)('idle shutdown (real nspawn, real sshd, real ssh)', () =
     expect((await startContainers(root, ['sleepy'], {now: false})).items[0].error).toBeUndefined()
   })
 
-  afterAll(async () => {
-    await activator?.close()
-    if (root) await destroyTestRoot(root)
-    if (keys) await rm(keys.dir, {recursive: true, force: true})
-    if (log.length > 0) console.log(`activator log:\n${log.join('\n')}`)
-  })
+  afterAll(() => tearDown({activator, root, keys, log}))
 
   it('powers off after the session ends and the timeout passes; the port stays held; the next ssh wakes it', async () => {
     expect((await ssh(keys.key, port, 'true')).exitCode).toBe(0)
@@ -115,10 +109,7 @@ describe.skipIf(reason)('a container that does not power off in time', () => {
   let root: string
   let activator: RunningActivator | undefined
 
-  afterAll(async () => {
-    await activator?.close()
-    if (root) await destroyTestRoot(root)
-  })
+  afterAll(() => tearDown({activator, root}))
 
   it('is killed whole, its init included, so no process of it keeps the port', async () => {
     const {stopContainers} = await import('../../src/containers/lifecycle.js')
@@ -173,11 +164,7 @@ describe.skipIf(reason)('a quiet lean container (journald sleeps until something
     expect((await startContainers(root, ['quiet'], {now: false})).items[0].error).toBeUndefined()
   })
 
-  afterAll(async () => {
-    await activator?.close()
-    if (root) await destroyTestRoot(root)
-    if (keys) await rm(keys.dir, {recursive: true, force: true})
-  })
+  afterAll(() => tearDown({activator, root, keys}))
 
   it('stops journald once no connection is left; the next session starts it by logging, and its lines are kept', async () => {
     const {readLogs} = await import('../../src/containers/logs.js')

@@ -3,14 +3,13 @@
  * test root, so nothing of anyone else's tmux is touched), keys go in with send-keys, and the screen is read with
  * capture-pane while a real Debian container is woken by a real ssh connection.
  */
-import {rm} from 'node:fs/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startActivator, type RunningActivator} from '../../src/activator/server.js'
 import {createContainer} from '../../src/containers/create.js'
 import {startContainers} from '../../src/containers/lifecycle.js'
 import {canBind} from '../../src/sys/socket.js'
 import {CTR} from '../helpers/cli.js'
-import {destroyTestRoot, makeTestRoot} from '../helpers/roots.js'
+import {makeTestRoot, tearDown} from '../helpers/roots.js'
 import {makeKeyPair, ssh} from '../helpers/ssh.js'
 import {Terminal, terminalSkipReason} from '../helpers/tmux.js'
 
@@ -50,9 +49,7 @@ describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real s
 
   afterAll(async () => {
     if (terminal) await terminal.close()
-    await activator?.close()
-    if (root) await destroyTestRoot(root)
-    if (keys) await rm(keys.dir, {recursive: true, force: true})
+    await tearDown({activator, root, keys})
   })
 
   it('shows the held container listening and the other stopped, with the totals', async () => {

@@ -10,7 +10,7 @@ import {startContainers} from '../../src/containers/lifecycle.js'
 import {getContainerStatus} from '../../src/status/collect.js'
 import {canBind} from '../../src/sys/socket.js'
 import {CTR, ctr} from '../helpers/cli.js'
-import {destroyTestRoot, makeTestRoot} from '../helpers/roots.js'
+import {makeTestRoot, tearDown} from '../helpers/roots.js'
 import {Terminal, terminalSkipReason} from '../helpers/tmux.js'
 
 const reason = terminalSkipReason()
@@ -37,8 +37,7 @@ describe.skipIf(reason)('ctr shell and ctr logs -f in a real terminal (tmux, rea
 
   afterAll(async () => {
     if (terminal) await terminal.close()
-    await activator?.close()
-    if (root) await destroyTestRoot(root)
+    await tearDown({activator, root})
   })
 
   it('ctr shell wakes the sleeping container and gives a root login shell inside; exit passes its status on', async () => {
