@@ -8,7 +8,7 @@ import {getDistro} from '../distros/index.js'
 import type {Progress} from '../distros/types.js'
 import {CtrError} from '../errors.js'
 import {requireProgram, run} from '../exec.js'
-import {validateName, pickName} from '../names.js'
+import {pickName, validateMirror, validateName, validatePackages, validateRelease} from '../names.js'
 import {customizeTree} from '../rootfs/customize.js'
 import {ensureImage, imageId, readImage, type ImageRecord} from '../rootfs/images.js'
 import {mountRootfs, unmountRootfs} from '../rootfs/mount.js'
@@ -55,6 +55,9 @@ export async function createContainer(root: string, options: CreateOptions, hook
   const started = Date.now()
   const distro = getDistro(options.distro)
   if (options.name !== undefined) validateName(options.name)
+  const release = validateRelease(distro.recipe, options.release ?? distro.recipe.defaultRelease)
+  const extraPackages = validatePackages(options.packages ?? [])
+  if (options.mirror !== undefined) validateMirror(options.mirror)
   const profile = getProfile(options.profile ?? DEFAULT_PROFILE).name
   for (const e of options.ports ?? []) getService(e.service)
   requireRoot('ctr create')
@@ -64,8 +67,7 @@ export async function createContainer(root: string, options: CreateOptions, hook
   await assertPortsAvailable(root, options.ports ?? [])
   const keys = await authorizedKeys(options.sshKeyFiles)
 
-  const release = options.release ?? distro.recipe.defaultRelease
-  const request = {distro: distro.recipe.name, release, mirror: options.mirror, extraPackages: options.packages ?? []}
+  const request = {distro: distro.recipe.name, release, mirror: options.mirror, extraPackages}
   const id = imageId(distro.recipe.name, release, request.extraPackages)
   const hadImage = (await readImage(root, id)) !== undefined
   if (!hadImage) hooks.onPhase?.('bootstrap')

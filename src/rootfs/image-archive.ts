@@ -19,6 +19,7 @@ import * as tar from 'tar'
 import {getDistro} from '../distros/index.js'
 import type {Progress} from '../distros/types.js'
 import {CtrError, errnoCode} from '../errors.js'
+import {validateImageId, validateRelease} from '../names.js'
 import {imagePaths} from '../store/paths.js'
 import {imageId, readImage, stageImage, type ImageHooks, type ImageRecord} from './images.js'
 import {readInTree, resolveInTree, symlinkInTree} from './tree-fs.js'
@@ -57,6 +58,7 @@ export interface ExportReport {
  * stream. Progress counts the archive's bytes against the tree's size.
  */
 export async function exportImage(root: string, id: string, output: string | Writable, options: ImageHooks & {gzip?: boolean} = {}): Promise<ExportReport> {
+  validateImageId(id)
   const image = await readImage(root, id)
   if (!image) throw new CtrError('NOT_FOUND', `no image ${id}`, {hints: ['ctr images lists the cached ones']})
   const tree = imagePaths(root, id).tree
@@ -87,7 +89,7 @@ export interface ImportRequest {
 /** Makes the base for DISTRO + RELEASE from a tar archive (plain or gzip); refuses if it exists. */
 export async function importImage(root: string, request: ImportRequest, hooks: ImageHooks = {}): Promise<ImageRecord> {
   const distro = getDistro(request.distro)
-  const release = request.release ?? distro.recipe.defaultRelease
+  const release = validateRelease(distro.recipe, request.release ?? distro.recipe.defaultRelease)
   const id = imageId(distro.recipe.name, release)
   if (await readImage(root, id)) {
     throw new CtrError('EXISTS', `image ${id} exists already`, {hints: [`remove it first (no container may use it): ctr images rm ${id}`]})

@@ -16,6 +16,7 @@ import {readJson, writeJsonAtomic} from '../store/atomic.js'
 import {listContainers} from '../store/containers.js'
 import {withLock} from '../store/lock.js'
 import {imagePaths, layout} from '../store/paths.js'
+import {validateImageId, validateMirror, validatePackages, validateRelease} from '../names.js'
 import {unmountUnder} from './mount.js'
 import {removeInTree, writeInTree} from './tree-fs.js'
 
@@ -57,11 +58,13 @@ export async function readImage(root: string, id: string): Promise<ImageRecord |
 /** The cached base for the request, bootstrapping it first if there is none. */
 export async function ensureImage(root: string, request: ImageRequest, hooks: ImageHooks = {}): Promise<ImageRecord> {
   const distro = getDistro(request.distro)
-  const release = request.release ?? distro.recipe.defaultRelease
-  const extraPackages = [...(request.extraPackages ?? [])]
+  const release = validateRelease(distro.recipe, request.release ?? distro.recipe.defaultRelease)
+  const extraPackages = validatePackages(request.extraPackages ?? [])
+  if (request.mirror !== undefined) validateMirror(request.mirror)
   const id = imageId(distro.recipe.name, release, extraPackages)
   const cached = await readImage(root, id)
   if (cached) return cached
+  validateRelease(distro.recipe, release, {known: true})
   try {
     requireProgram(distro.recipe.tool)
   } catch (error) {
@@ -114,7 +117,7 @@ export async function stageImage(
   hooks: ImageHooks,
   fill: (staging: string) => Promise<Omit<ImageRecord, 'id' | 'createdAt' | 'sizeBytes'>>,
 ): Promise<ImageRecord> {
-  return withLock(join(layout(root).images, `.${id}.lock`), async () => {
+  return withLock(imagePaths(root, id).lock, async () => {
     const again = await readImage(root, id)
     if (again) return again
     const staging = join(layout(root).tmp, `image-${id}`)
@@ -203,6 +206,7 @@ export async function listImages(root: string): Promise<ImageListing[]> {
 }
 
 export async function removeImage(root: string, id: string): Promise<ImageRecord> {
+  validateImageId(id)
   return withLock(layout(root).lockFile, async () => {
     const image = await readImage(root, id)
     if (!image) {
