@@ -4,11 +4,9 @@
  * per-connection template service; for services no longer exposed, their units removed. Takes
  * effect at the container's next boot.
  */
-import {readdir} from 'node:fs/promises'
-import {errnoCode} from '../errors.js'
 import type {ContainerRecord} from '../store/containers.js'
 import {getService, serviceUnitName, serviceUnitText, socketUnitName, socketUnitText} from '../units/services.js'
-import {removeInTree, resolveInTree, symlinkInTree, writeInTree} from './tree-fs.js'
+import {listInTree, removeInTree, symlinkInTree, writeInTree} from './tree-fs.js'
 
 const UNIT_DIR = '/etc/systemd/system'
 const WANTS_DIR = `${UNIT_DIR}/sockets.target.wants`
@@ -43,11 +41,5 @@ async function removeServiceUnits(tree: string, service: string): Promise<void> 
 
 /** Services whose ctr socket unit is in the tree now. */
 async function ctrServicesInTree(tree: string): Promise<string[]> {
-  try {
-    const names = await readdir(await resolveInTree(tree, `${UNIT_DIR}/.`))
-    return names.flatMap((n) => /^ctr-(.+)\.socket$/.exec(n)?.[1] ?? [])
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return []
-    throw error
-  }
+  return (await listInTree(tree, UNIT_DIR)).flatMap((n) => /^ctr-(.+)\.socket$/.exec(n)?.[1] ?? [])
 }

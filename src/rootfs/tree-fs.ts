@@ -1,97 +1,211 @@
 /**
- * Writing into a container tree without ever leaving it. Paths are resolved the way the
- * container itself would see them (like chroot, or systemd's chase() with a root prefix): an
- * absolute symlink target is taken relative to the tree, ".." stops at the tree's root. So an /etc
- * that is a symlink to the host's /etc points at TREE/etc, and a loop fails instead of escaping.
+ * Reading and writing a container tree without ever leaving it, even while its container runs and
+ * changes it under ctr's feet. Paths are resolved as the container itself sees them (a chroot, or
+ * systemd's chase() with a root prefix): an absolute symlink target is taken relative to the tree,
+ * ".." stops at the tree's root. Every directory is reached by openat2(RESOLVE_IN_ROOT) from an fd
+ * of the tree, in one walk done by the kernel, and every change is made to one name inside that
+ * directory fd (/proc/self/fd/N/NAME) by a call that does not follow a final symlink (O_EXCL
+ * create, rename, symlink, unlink) and a mode set on the open file (fchmod). So a directory swapped
+ * for a symlink to the host (etc/systemd/system -> /etc/systemd/system) between two steps is never
+ * followed out, and a symlink loop fails with ELOOP as the kernel's own lookups do.
  */
-import {lstat, mkdir, readFile, readlink, rename, rm, symlink, writeFile, chmod} from 'node:fs/promises'
-import {basename, join, posix} from 'node:path'
+import {closeSync, fstatSync, readlinkSync} from 'node:fs'
+import {mkdir, open, readdir, readFile, rename, rmdir, symlink, unlink} from 'node:fs/promises'
+import {randomBytes} from 'node:crypto'
+import {constants} from 'node:fs'
+import {join, posix} from 'node:path'
 import {CtrError, errnoCode} from '../errors.js'
+import {O_DIRECTORY, O_NOFOLLOW, O_PATH, OpenError, fdPath, openInRoot, openRoot, withFd} from '../sys/openat2.js'
 
-const MAX_LINKS = 40
+/** Files ctr reads from a tree are small configuration files; anything larger is refused. */
+const MAX_READ_BYTES = 4 * 1024 * 1024
 
-/** Host path of PATH inside TREE with every symlink but the last component resolved inside TREE. */
-export async function resolveInTree(tree: string, path: string): Promise<string> {
-  const parent = await resolveDirInTree(tree, posix.dirname(posix.resolve('/', path)))
-  return join(parent, posix.basename(posix.resolve('/', path)))
+/** "/a/b/../c" -> ["a", "c"]: the components of an absolute path in the tree, lexically. */
+function parts(path: string): string[] {
+  return posix.resolve('/', path).split('/').filter(Boolean)
 }
 
-async function resolveDirInTree(tree: string, path: string): Promise<string> {
-  const todo = path.split('/').filter(Boolean)
-  const done: string[] = []
-  let links = 0
-  while (todo.length > 0) {
-    const part = todo.shift()!
-    if (part === '.') continue
-    if (part === '..') {
-      done.pop()
-      continue
-    }
-    const host = join(tree, ...done, part)
-    let isLink = false
-    try {
-      isLink = (await lstat(host)).isSymbolicLink()
-    } catch (error) {
-      if (errnoCode(error) !== 'ENOENT') throw error
-    }
-    if (!isLink) {
-      done.push(part)
-      continue
-    }
-    if (++links > MAX_LINKS) {
-      throw new CtrError('UNSAFE_PATH', `too many symbolic links resolving ${path} in ${tree}`, {
-        hints: ['the tree has a symlink loop; repair or recreate the container'],
-      })
-    }
-    const target = await readlink(host)
-    if (target.startsWith('/')) done.length = 0
-    todo.unshift(...target.split('/').filter(Boolean))
+function unsafe(tree: string, path: string, error: unknown): never {
+  if (error instanceof OpenError && error.code === 'ELOOP') {
+    throw new CtrError('UNSAFE_PATH', `too many symbolic links resolving ${path} in ${tree} (ELOOP)`, {
+      hints: ['the tree has a symlink loop; repair or recreate the container'],
+    })
   }
-  return join(tree, ...done)
+  if (error instanceof OpenError && error.code === 'ENOTDIR') {
+    throw new CtrError('UNSAFE_PATH', `${path} in ${tree} runs through something that is not a directory`, {hints: ['repair or recreate the container']})
+  }
+  throw error
+}
+
+/** BODY with an O_PATH fd of the tree's root. */
+function inTree<T>(tree: string, body: (root: number) => Promise<T>): Promise<T> {
+  return withFd(openRoot(tree), body)
+}
+
+/**
+ * An O_PATH fd of directory PATH inside the tree opened at ROOT; with CREATE, missing directories
+ * are made on the way (mode MODE, as mkdir -p). ENOENT without CREATE.
+ */
+async function openDir(root: number, tree: string, path: string, create?: {mode: number}): Promise<number> {
+  const names = parts(path)
+  try {
+    return openInRoot(root, names.join('/'), O_PATH | O_DIRECTORY)
+  } catch (error) {
+    if (!(create && error instanceof OpenError && error.code === 'ENOENT')) unsafe(tree, path, error)
+  }
+  // Walk down from the deepest directory that exists, making one component at a time inside it.
+  let fd = openInRoot(root, '', O_PATH | O_DIRECTORY)
+  for (let i = 0; i < names.length; i++) {
+    let next: number
+    try {
+      next = openInRoot(root, names.slice(0, i + 1).join('/'), O_PATH | O_DIRECTORY)
+    } catch (error) {
+      if (!(error instanceof OpenError && error.code === 'ENOENT')) {
+        closeQuietly(fd)
+        unsafe(tree, path, error)
+      }
+      try {
+        await mkdir(fdPath(fd, names[i]), {mode: create!.mode})
+        next = openInRoot(fd, names[i], O_PATH | O_DIRECTORY | O_NOFOLLOW)
+      } catch (inner) {
+        closeQuietly(fd)
+        // EEXIST: the name is there but leads nowhere (a symlink to a missing directory).
+        if (errnoCode(inner) === 'EEXIST' || (inner instanceof OpenError && inner.code !== 'ENOENT')) {
+          throw new CtrError('UNSAFE_PATH', `cannot make ${path} in ${tree}: /${names.slice(0, i + 1).join('/')} is not a directory`, {
+            hints: ['repair or recreate the container'],
+          })
+        }
+        throw inner
+      }
+    }
+    closeQuietly(fd)
+    fd = next
+  }
+  return fd
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd)
+  } catch {}
+}
+
+/** Runs BODY with the fd of PATH's parent directory (made if CREATE) and PATH's last name. */
+async function inParent<T>(tree: string, path: string, create: {mode: number} | undefined, body: (dir: number, name: string) => Promise<T>): Promise<T> {
+  const names = parts(path)
+  const name = names.pop()
+  if (name === undefined) throw new CtrError('UNSAFE_PATH', `refusing to change the root of ${tree}`)
+  return inTree(tree, async (root) => withFd(await openDir(root, tree, names.join('/'), create), (dir) => body(dir, name)))
+}
+
+/** Host path of PATH inside TREE with every component but the last resolved inside TREE. For trees no container runs on (a staging tree); writes go through the functions below. */
+export async function resolveInTree(tree: string, path: string): Promise<string> {
+  const names = parts(path)
+  const name = names.pop()
+  return inTree(tree, async (root) => {
+    const dir = await openDir(root, tree, names.join('/'))
+    const host = withFd(dir, () => readlinkSync(fdPath(dir)))
+    return name === undefined ? host : join(host, name)
+  })
 }
 
 /** mkdir -p inside the tree; returns the host path of the directory. */
 export async function mkdirInTree(tree: string, path: string, mode = 0o755): Promise<string> {
-  const host = await resolveDirInTree(tree, posix.resolve('/', path))
-  await mkdir(host, {recursive: true, mode})
-  return host
+  return inTree(tree, async (root) => {
+    const dir = await openDir(root, tree, path, {mode})
+    return withFd(dir, () => readlinkSync(fdPath(dir)))
+  })
 }
 
-/** Writes a file inside the tree: temp file plus rename, which replaces a symlink instead of following it. */
+/** Writes a file inside the tree: a new temp file (O_EXCL, never through a link), fchmod, rename over the old one. */
 export async function writeInTree(tree: string, path: string, data: string | Buffer, mode = 0o644): Promise<void> {
-  const dir = await mkdirInTree(tree, posix.dirname(posix.resolve('/', path)))
-  const name = posix.basename(path)
-  const tmp = join(dir, `.${name}.ctr-tmp`)
-  await rm(tmp, {force: true})
-  await writeFile(tmp, data, {mode, flag: 'wx'})
-  await chmod(tmp, mode)
-  await rename(tmp, join(dir, name))
+  await inParent(tree, path, {mode: 0o755}, async (dir, name) => {
+    const tmp = `.${name}.ctr-${randomBytes(4).toString('hex')}`
+    const handle = await open(fdPath(dir, tmp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode)
+    try {
+      try {
+        await handle.writeFile(data)
+        await handle.chmod(mode)
+      } finally {
+        await handle.close()
+      }
+      await rename(fdPath(dir, tmp), fdPath(dir, name))
+    } catch (error) {
+      await unlink(fdPath(dir, tmp)).catch(() => {})
+      throw error
+    }
+  })
 }
 
-/** Reads a file inside the tree, or undefined when it does not exist. */
+/** Reads a regular file inside the tree (following links inside it), or undefined when there is none. */
 export async function readInTree(tree: string, path: string): Promise<string | undefined> {
-  try {
-    const host = await resolveInTree(tree, path)
-    const info = await lstat(host)
-    if (info.isSymbolicLink()) return readInTree(tree, posix.resolve(posix.dirname(path), await readlink(host)))
-    return await readFile(host, 'utf8')
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return undefined
-    throw error
-  }
+  return inTree(tree, async (root) => {
+    let fd: number
+    try {
+      fd = openInRoot(root, parts(path).join('/'), O_PATH)
+    } catch (error) {
+      if (error instanceof OpenError && error.code === 'ENOENT') return undefined
+      return unsafe(tree, path, error)
+    }
+    return withFd(fd, async () => {
+      const info = fstatSync(fd)
+      // A fifo would block the read forever, a device or a huge file would fill memory.
+      if (!info.isFile()) throw new CtrError('UNSAFE_PATH', `${path} in ${tree} is not a regular file`, {hints: ['repair or recreate the container']})
+      if (info.size > MAX_READ_BYTES) throw new CtrError('UNSAFE_PATH', `${path} in ${tree} is too large (${info.size} bytes)`, {hints: ['repair or recreate the container']})
+      return readFile(fdPath(fd), 'utf8')
+    })
+  })
+}
+
+/** The names in directory PATH inside the tree ([] when there is none). */
+export async function listInTree(tree: string, path: string): Promise<string[]> {
+  return inTree(tree, async (root) => {
+    let dir: number
+    try {
+      dir = await openDir(root, tree, path)
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return []
+      throw error
+    }
+    return withFd(dir, () => readdir(fdPath(dir)))
+  })
 }
 
 /** Creates or replaces the symlink PATH -> TARGET inside the tree (as `systemctl enable` and `mask` do). */
 export async function symlinkInTree(tree: string, path: string, target: string): Promise<void> {
-  const dir = await mkdirInTree(tree, posix.dirname(posix.resolve('/', path)))
-  const tmp = join(dir, `.${basename(path)}.ctr-tmp`)
-  await rm(tmp, {force: true})
-  await symlink(target, tmp)
-  await rename(tmp, join(dir, basename(path)))
+  await inParent(tree, path, {mode: 0o755}, async (dir, name) => {
+    const tmp = `.${name}.ctr-${randomBytes(4).toString('hex')}`
+    await symlink(target, fdPath(dir, tmp))
+    try {
+      await rename(fdPath(dir, tmp), fdPath(dir, name))
+    } catch (error) {
+      await unlink(fdPath(dir, tmp)).catch(() => {})
+      throw error
+    }
+  })
 }
 
-/** Removes PATH inside the tree (the link itself, never what it points to). */
+/** Removes PATH inside the tree (the link itself, never what it points to; a directory with all it holds). */
 export async function removeInTree(tree: string, path: string): Promise<void> {
-  await rm(await resolveInTree(tree, path), {force: true, recursive: true})
+  try {
+    await inParent(tree, path, undefined, (dir, name) => removeAt(dir, name))
+  } catch (error) {
+    if (errnoCode(error) !== 'ENOENT') throw error
+  }
 }
 
+/** unlink DIR/NAME, or, for a directory, empty it by fds (never a path through it) and rmdir it. */
+async function removeAt(dir: number, name: string): Promise<void> {
+  try {
+    await unlink(fdPath(dir, name))
+    return
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return
+    if (errnoCode(error) !== 'EISDIR' && errnoCode(error) !== 'EPERM') throw error
+  }
+  const sub = openInRoot(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW)
+  await withFd(sub, async () => {
+    for (const child of await readdir(fdPath(sub))) await removeAt(sub, child)
+  })
+  await rmdir(fdPath(dir, name))
+}
