@@ -16,7 +16,7 @@ import {dropQueued, isReadable} from '../sys/socket.js'
 import {armSockets, releaseSockets, sameSocket, type HeldSocket} from './held-sockets.js'
 import {hearsSignal, containerLeader, processName, processTree, residentBytes, type TcpRow} from './proc.js'
 import {consoleLog} from './protocol.js'
-import {spawnNspawn, type SpawnedContainer} from './spawn-nspawn.js'
+import {spawnNspawn, type SpawnDeps, type SpawnedContainer} from './spawn-nspawn.js'
 import {afterExit, describeExit, type StopRequest} from './transitions.js'
 import type {SocketWatcher} from './watcher.js'
 
@@ -34,6 +34,8 @@ export interface HeldContext {
   onReleased: (name: string) => void
   /** Called after every exit of nspawn (or failed boot), once the history says what happened. */
   onSettled: (name: string) => void
+  /** Replaces the pidfd opener of spawnNspawn (tests of a failure that cannot be caused for real). */
+  spawnDeps?: SpawnDeps
 }
 
 /** How often the accept queue is looked at while a woken container boots. */
@@ -132,6 +134,7 @@ export class HeldContainer {
         consoleLog(this.ctx.root, this.name),
         this.ctx.watcher,
         (code, signalName) => this.finishExit(code, signalName),
+        this.ctx.spawnDeps,
       )
     } catch (error) {
       this.bootFailed(`cannot run systemd-nspawn: ${error instanceof Error ? error.message : String(error)}`)

@@ -12,7 +12,7 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {closeSync, openSync, readFileSync} from 'node:fs'
 import {constants} from 'node:os'
 import {debug} from '../log.js'
-import {closePidfd, pidfdOpen, posixSpawn, prepareSpawn, reap} from '../sys/spawn.js'
+import {closePidfd, killAndReap, pidfdOpen, posixSpawn, prepareSpawn, reap} from '../sys/spawn.js'
 
 export const TRAMPOLINE = 'export LISTEN_PID=$$ LISTEN_FDS=$1; shift; exec "$@"'
 
@@ -47,6 +47,11 @@ export interface ExitWatcher {
   watch(key: string, fds: readonly number[], onReadable: () => void): void
 }
 
+/** What spawnNspawn calls besides posix_spawn; tests replace the pidfd opener to make it fail. */
+export interface SpawnDeps {
+  pidfdOpen: (pid: number) => number
+}
+
 let pidfdWorks: boolean | undefined
 
 /** pidfd_open(2) exists on this kernel (5.3 and later). Asked once; the answer also warms up the FFI. */
@@ -75,13 +80,29 @@ const signalNames = new Map<number, NodeJS.Signals>(Object.entries(constants.sig
  * posix_spawn where the kernel has pidfds (the exit is then seen by EXITS, the activator's poll),
  * else Node's spawn (a fork of the whole activator, about 4 ms more on the wake path).
  */
-export function spawnNspawn(nspawnArgv: readonly string[], fds: readonly number[], consoleLog: string, exits: ExitWatcher, onExit: OnExit): SpawnedContainer {
+export function spawnNspawn(
+  nspawnArgv: readonly string[],
+  fds: readonly number[],
+  consoleLog: string,
+  exits: ExitWatcher,
+  onExit: OnExit,
+  deps: SpawnDeps = {pidfdOpen},
+): SpawnedContainer {
   const argv = trampolineArgv(nspawnArgv, fds.length)
   debug(`+ ${fds.length > 0 ? `LISTEN_FDS=${fds.length} (fds ${fds.join(',')} as 3..) ` : ''}${nspawnArgv.join(' ')} >${consoleLog}`)
   const outputTail = (lines = 8) => tailOf(consoleLog, lines)
   if (pidfdSupported()) {
     const pid = posixSpawn({path: argv[0], argv, env: nspawnEnv(), passFds: fds, outputPath: consoleLog, newSession: true})
-    const pidfd = pidfdOpen(pid)
+    let pidfd: number
+    try {
+      pidfd = deps.pidfdOpen(pid)
+    } catch (error) {
+      // Without a pidfd nothing would see it exit: an nspawn running with the held sockets that no
+      // one tracks, stops or reaps. It goes at once, and the boot fails (the caller reports it).
+      const reaped = killAndReap(pid)
+      const what = error instanceof Error ? error.message : String(error)
+      throw Object.assign(new Error(`${what}; nspawn pid ${pid} was killed${reaped ? ' and reaped' : ', but could not be reaped'}`), {cause: error, pid})
+    }
     const onReadable = () => {
       const status = reap(pid)
       if (!status) {

@@ -38,6 +38,7 @@ const c = {
   pidfdOpen: () => fn('int pidfd_open(int pid, unsigned int flags)'),
   waitpid: () => fn('int waitpid(int pid, _Out_ int *status, int options)'),
   close: () => fn('int close(int fd)'),
+  kill: () => fn('int kill(int pid, int sig)'),
 }
 
 export interface SpawnRequest {
@@ -130,6 +131,30 @@ export function reap(pid: number): {code: number | null; signal: number | null} 
   if (result === 0) return undefined
   if (result < 0) return {code: null, signal: null}
   return decodeWaitStatus(status[0])
+}
+
+const SIGKILL = 9
+
+/**
+ * SIGKILL to PID and its process group (posix_spawn's SETSID made it a group leader, so whatever it
+ * forked already goes too), then its exit status is taken: for a child that must not run on
+ * untracked, e.g. when no pidfd could be opened for it. Waits at most WAIT_MS (a SIGKILLed process
+ * is gone in microseconds unless the kernel holds it); true once reaped.
+ */
+export function killAndReap(pid: number, waitMs = 5000): boolean {
+  if (pid <= 0) return false
+  c.kill()(-pid, SIGKILL)
+  c.kill()(pid, SIGKILL)
+  const deadline = Date.now() + waitMs
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  for (;;) {
+    const status = [0]
+    const result = c.waitpid()(pid, status, WNOHANG) as number
+    // > 0: reaped now; < 0 (ECHILD): not our child any more, nothing left to reap.
+    if (result !== 0) return result > 0
+    if (Date.now() > deadline) return false
+    Atomics.wait(pause, 0, 0, 1)
+  }
 }
 
 /** WIFEXITED/WEXITSTATUS/WTERMSIG of a wait status. */
