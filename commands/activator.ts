@@ -5,6 +5,7 @@ import {CtrError} from '../src/errors.js'
 import {daemonArgs, stopActivator, type ActivatorStopReport} from '../src/activator/client.js'
 import {activatorUnitText} from '../src/activator/unit.js'
 import {debug} from '../src/log.js'
+import {requireRoot} from '../src/sys/privileges.js'
 
 export default class Activator extends CtrCommand {
   static summary = 'Run the activator in the foreground (for debugging and service managers), or stop the one that runs.'
@@ -28,13 +29,17 @@ export default class Activator extends CtrCommand {
     unit: Flags.boolean({description: 'print a systemd service unit that runs the activator at boot'}),
   }
 
+  // --unit only prints text; the rest needs root, checked below.
+  static needsRoot = false
+
   async run(): Promise<ActivatorStopReport | void> {
     const {flags, root} = await this.parseCommon(Activator)
-    if (flags.stop) return this.stop(root)
     if (flags.unit) {
       process.stdout.write(activatorUnitText(root))
       return
     }
+    requireRoot(`ctr activator${flags.stop ? ' --stop' : ''}`)
+    if (flags.stop) return this.stop(root)
     if (this.jsonEnabled()) throw new CtrError('INVALID_ARGUMENT', '--json goes with --stop: the foreground activator logs lines', {hints: ['ctr activator --stop --json']})
     // The activator is its own small process (no oclif, ink or react in it); this one only waits
     // for it and passes signals on.

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {CtrCommand} from '../src/cli/base-command.js'
+import {idleTimeoutFlag} from '../src/cli/flags.js'
 import {updateContainer, type UpdateReport} from '../src/containers/update.js'
 
 export default class Update extends CtrCommand {
@@ -12,7 +13,7 @@ export default class Update extends CtrCommand {
 
   static args = {name: Args.string({description: 'container name', required: true})}
   static flags = {
-    'idle-timeout': Flags.integer({description: 'seconds without a connection before an orderly poweroff (0 = never)', min: 0}),
+    'idle-timeout': idleTimeoutFlag({description: 'seconds without a connection before an orderly poweroff (0 = never, at most 30 days)'}),
     profile: Flags.string({description: 'boot profile: lean or full (takes effect at the next boot)'}),
   }
 

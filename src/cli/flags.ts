@@ -1,0 +1,50 @@
+/**
+ * Flags several commands share, with parsers that refuse a bad value in one line that says what a
+ * good one is (oclif's own integer flag says "Expected an integer greater than or equal to 0 but
+ * received: -5" on three lines).
+ */
+import {Flags} from '@oclif/core'
+import {CtrError} from '../errors.js'
+
+/**
+ * The longest idle timeout: 30 days. The activator compares the quiet time with it at each check
+ * (no setTimeout, whose limit is 2^31-1 ms, about 24.8 days), and the record keeps a JSON number,
+ * so the bound is not a limit of the machinery: past a month, 0 (never) is what one means, and a
+ * value such as 99999999999999999999 is a typo (it is not even a safe integer).
+ */
+export const MAX_IDLE_TIMEOUT_SEC = 30 * 24 * 3600
+
+/** A whole number in [min, max], or a CtrError naming FLAG and what it takes. */
+export function parseWholeNumber(input: string, flag: string, what: {unit: string; min?: number; max?: number; note?: string}): number {
+  const min = what.min ?? 0
+  const note = what.note ? ` (${what.note})` : ''
+  // Digits only: Number() would take '1e3', '0x10', ' 5' and ''.
+  if (!/^-?\d+$/.test(input.trim())) throw invalid(`${flag} must be a whole number of ${what.unit}${note}, not '${input}'`)
+  const value = Number(input.trim())
+  if (!Number.isSafeInteger(value) || value < min || (what.max !== undefined && value > what.max)) {
+    const range = what.max === undefined ? `${min} or more ${what.unit}` : `${min} to ${what.max} ${what.unit}`
+    throw invalid(`${flag} must be ${range}${note}, not ${input.trim()}`)
+  }
+  return value
+}
+
+function invalid(message: string): CtrError {
+  return new CtrError('INVALID_ARGUMENT', message)
+}
+
+export function parseIdleTimeout(input: string): number {
+  return parseWholeNumber(input, '--idle-timeout', {unit: 'seconds', max: MAX_IDLE_TIMEOUT_SEC, note: '0 = never; at most 30 days'})
+}
+
+/** --idle-timeout of create and update: seconds, 0 = never, at most 30 days. */
+export const idleTimeoutFlag = Flags.custom<number>({
+  helpValue: 'SECONDS',
+  parse: async (input) => parseIdleTimeout(input),
+})
+
+/** -n/--lines of logs. */
+export const linesFlag = Flags.custom<number>({
+  char: 'n',
+  helpValue: 'N',
+  parse: async (input) => parseWholeNumber(input, '--lines (-n)', {unit: 'lines'}),
+})
