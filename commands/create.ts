@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {CtrCommand} from '../src/cli/base-command.js'
+import {idleTimeoutFlag} from '../src/cli/flags.js'
 import {createContainer, type CreateReport} from '../src/containers/create.js'
 import {parsePortSpec} from '../src/containers/ports.js'
 import type {ProgressView} from '../src/ui/progress-bar.js'
@@ -25,7 +26,7 @@ export default class Create extends CtrCommand {
     packages: Flags.string({description: 'extra packages, comma-separated (a base with them is cached separately)'}),
     copy: Flags.boolean({description: 'copy the base tree instead of an overlay on it'}),
     profile: Flags.string({description: 'boot profile: lean (socket-activated services only) or full (the distro\'s whole boot)'}),
-    'idle-timeout': Flags.integer({description: 'power off after this many seconds without a connection (0 = never)', min: 0}),
+    'idle-timeout': idleTimeoutFlag({description: 'power off after this many seconds without a connection (0 = never, at most 30 days)'}),
     'ssh-port': Flags.string({description: 'expose sshd on [ADDRESS:]PORT from the start (as ctr expose PORT ssh)'}),
   }
 
@@ -63,6 +64,11 @@ export default class Create extends CtrCommand {
         },
       )
       const c = report.container
+      if (report.mirrorIgnored && !this.jsonEnabled()) {
+        const from = report.baseImportedFrom ? `imported from ${report.baseImportedFrom}` : `bootstrapped from ${report.baseMirror}`
+        process.stderr.write(`ctr: warning: --mirror had no effect: the cached base ${c.image} was used (${from})\n`)
+        process.stderr.write(`  to bootstrap from ${flags.mirror}, remove that base first: ctr images rm ${c.image}\n`)
+      }
       this.say(`created ${c.name} (${c.distro} ${c.release}, ${c.storage}) in ${report.seconds.toFixed(1)} s${report.bootstrapped ? ', base bootstrapped' : ''}`)
       if (report.authorizedKeys === 0) this.say('note: no SSH key was found for root; pass --ssh-key FILE to log in with ssh')
       if (c.ports.length === 0) this.say(`next: ctr expose PORT ssh -c ${c.name} && ctr start ${c.name}`)

@@ -49,6 +49,15 @@ export interface CreateReport {
   bootstrapped: boolean
   authorizedKeys: number
   seconds: number
+  /**
+   * true when --mirror was given but the base was cached already (bootstrapped from
+   * baseMirror): the mirror had no effect on this container.
+   */
+  mirrorIgnored: boolean
+  /** The mirror the base was bootstrapped from. */
+  baseMirror: string
+  /** The archive the base was imported from, when it was imported. */
+  baseImportedFrom?: string
 }
 
 export async function createContainer(root: string, options: CreateOptions, hooks: CreateHooks = {}): Promise<CreateReport> {
@@ -101,7 +110,9 @@ export async function createContainer(root: string, options: CreateOptions, hook
       await customizeTree(rootfs, {record, authorizedKeys: keys, tmpDir: layout(root).tmp})
       hooks.signal?.throwIfAborted()
       await writeContainer(root, record)
-      return {container: record, rootfs, bootstrapped: !hadImage, authorizedKeys: keys.length, seconds: (Date.now() - started) / 1000}
+      const mirrorIgnored = hadImage && options.mirror !== undefined && (image.importedFrom !== undefined || !sameMirror(options.mirror, image.mirror))
+      const base = {baseMirror: image.mirror, baseImportedFrom: image.importedFrom}
+      return {container: record, rootfs, bootstrapped: !hadImage, authorizedKeys: keys.length, seconds: (Date.now() - started) / 1000, mirrorIgnored, ...base}
     } catch (error) {
       await discardContainerDir(root, name)
       if (hooks.signal?.aborted) throw new CtrError('INTERRUPTED', `create of ${name} interrupted; nothing was kept`)
@@ -122,6 +133,11 @@ async function materialize(root: string, record: ContainerRecord, image: ImageRe
 export async function discardContainerDir(root: string, name: string): Promise<void> {
   await unmountRootfs(root, name)
   await rm(containerPaths(root, name).dir, {recursive: true, force: true})
+}
+
+/** Mirrors that differ only by a trailing slash are the same. */
+function sameMirror(a: string, b: string | undefined): boolean {
+  return b !== undefined && a.replace(/\/+$/, '') === b.replace(/\/+$/, '')
 }
 
 function exists(name: string): CtrError {
