@@ -3,7 +3,8 @@
  * read with the host's journalctl -D whether the container runs or not.
  */
 import {spawn} from 'node:child_process'
-import {existsSync} from 'node:fs'
+import {readdir} from 'node:fs/promises'
+import {setTimeout as delay} from 'node:timers/promises'
 import {join} from 'node:path'
 import {CtrError} from '../errors.js'
 import {requireProgram, run} from '../exec.js'
@@ -15,31 +16,72 @@ export function journalDir(tree: string): string {
   return join(tree, 'var/log/journal')
 }
 
-export function journalArgv(dir: string, options: {lines?: number; follow?: boolean}): string[] {
+export interface JournalOptions {
+  lines?: number
+  follow?: boolean
+  /** One JSON object a line, as journalctl -o json gives them. */
+  json?: boolean
+}
+
+export function journalArgv(dir: string, options: JournalOptions): string[] {
   const argv = ['journalctl', '-D', dir, '--no-pager', '-q', '-n', String(options.lines ?? 50)]
+  if (options.json) argv.push('-o', 'json')
   if (options.follow) argv.push('-f')
   return argv
 }
 
-async function containerJournal(root: string, name: string): Promise<string> {
-  const tree = await mountRootfs(root, await getContainer(root, name))
-  const dir = journalDir(tree)
-  if (!existsSync(dir)) {
-    throw new CtrError('NOT_FOUND', `${name} has no journal yet`, {hints: [`it is written from its first boot: ctr start --now ${name}`]})
+/**
+ * Whether DIR holds a journal file. The base tree already has an empty var/log/journal, and
+ * journalctl -D on it prints nothing (-q) and exits 0, or at once under -f: journald makes
+ * MACHINE-ID/system.journal there at the container's first boot.
+ */
+export async function hasJournal(dir: string): Promise<boolean> {
+  const entries = await readdir(dir, {withFileTypes: true}).catch(() => [])
+  for (const entry of entries) {
+    if (entry.isFile() && entry.name.endsWith('.journal')) return true
+    if (entry.isDirectory()) {
+      const files = await readdir(join(dir, entry.name)).catch(() => [])
+      if (files.some((f) => f.endsWith('.journal'))) return true
+    }
   }
-  return dir
+  return false
 }
 
-/** The last LINES lines. */
-export async function readLogs(root: string, name: string, lines: number): Promise<string> {
-  const dir = await containerJournal(root, name)
-  return (await run(journalArgv(dir, {lines}))).stdout
+function noJournal(name: string): CtrError {
+  return new CtrError('NOT_FOUND', `${name} has no journal yet: it has not booted`, {
+    hints: [`the journal is written from its first boot: ctr start --now ${name}, or follow it until then: ctr logs ${name} -f`],
+  })
 }
 
-/** Prints the journal to stdout and follows it until SIGNAL fires or journalctl ends. */
-export async function followLogs(root: string, name: string, lines: number, signal?: AbortSignal): Promise<void> {
-  const dir = await containerJournal(root, name)
-  const argv = journalArgv(dir, {lines, follow: true})
+/** The last LINES lines (or entries as JSON lines). */
+export async function readLogs(root: string, name: string, lines: number, options: {json?: boolean} = {}): Promise<string> {
+  const dir = journalDir(await mountRootfs(root, await getContainer(root, name)))
+  if (!(await hasJournal(dir))) throw noJournal(name)
+  return (await run(journalArgv(dir, {lines, json: options.json}))).stdout
+}
+
+/**
+ * Prints the journal to stdout and follows it until SIGNAL fires or journalctl ends. A container
+ * that has not booted has no journal yet: ON_WAITING is told, and the journal is followed from
+ * the moment it appears.
+ */
+export async function followLogs(
+  root: string,
+  name: string,
+  lines: number,
+  signal?: AbortSignal,
+  options: {json?: boolean; onWaiting?: (message: string) => void} = {},
+): Promise<void> {
+  const dir = journalDir(await mountRootfs(root, await getContainer(root, name)))
+  if (!(await hasJournal(dir))) {
+    options.onWaiting?.(`${name} has no journal yet; waiting for its first boot (Ctrl-C stops)`)
+    while (!(await hasJournal(dir))) {
+      if (signal?.aborted) return
+      await delay(JOURNAL_POLL_MS, undefined, {signal}).catch(() => {})
+    }
+  }
+  if (signal?.aborted) return
+  const argv = journalArgv(dir, {lines, json: options.json, follow: true})
   debug(`+ ${argv.join(' ')}`)
   const child = spawn(requireProgram('journalctl'), argv.slice(1), {stdio: ['ignore', 'inherit', 'inherit']})
   const stop = () => child.kill('SIGTERM')
@@ -50,3 +92,5 @@ export async function followLogs(root: string, name: string, lines: number, sign
   })
   signal?.removeEventListener('abort', stop)
 }
+
+const JOURNAL_POLL_MS = 300
