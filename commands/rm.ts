@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {createInterface} from 'node:readline/promises'
 import {CtrCommand} from '../src/cli/base-command.js'
+import {printItemError} from '../src/cli/batch.js'
 import {CtrError} from '../src/errors.js'
 import {removeContainers, type RemoveReport} from '../src/containers/remove.js'
 
@@ -22,7 +23,7 @@ export default class Rm extends CtrCommand {
     const reports = await removeContainers(root, names)
     for (const r of reports) {
       if (r.removed) this.say(`removed ${r.name}`)
-      else process.stderr.write(`ctr: ${r.name}: ${r.error?.message}\n${r.error?.hints.map((h) => `  ${h}\n`).join('') ?? ''}`)
+      else printItemError(r.name, r.error ?? {message: 'not removed', hints: []}, this.jsonEnabled())
     }
     if (reports.some((r) => !r.removed)) process.exitCode = 1
     return reports

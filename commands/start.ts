@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {CtrCommand} from '../src/cli/base-command.js'
+import {printItemError} from '../src/cli/batch.js'
 import {failed, startContainers, type BatchReport} from '../src/containers/lifecycle.js'
 import {describeExposure} from '../src/store/containers.js'
 
@@ -25,10 +26,8 @@ export default class Start extends CtrCommand {
     const report = await startContainers(root, argv as string[], {now: flags.now ?? false})
     if (report.activator?.started) this.say(`started the activator (pid ${report.activator.pid})`)
     for (const item of report.items) {
-      if (item.error) {
-        process.stderr.write(`ctr: ${item.error.message}\n`)
-        for (const hint of item.error.hints) process.stderr.write(`  ${hint.replaceAll('\n', '\n  ')}\n`)
-      } else if (item.status) {
+      if (item.error) printItemError(item.name, item.error, this.jsonEnabled())
+      else if (item.status) {
         const ports = item.status.ports.map(describeExposure).join(', ') || 'no ports'
         this.say(item.status.state === 'listening' ? `${item.name}: listening on ${ports}` : `${item.name}: ${item.status.state} (pid ${item.status.pid}), ${ports}`)
       }

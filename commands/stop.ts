@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {CtrCommand} from '../src/cli/base-command.js'
+import {printItemError} from '../src/cli/batch.js'
 import {failed, stopContainers, type BatchReport} from '../src/containers/lifecycle.js'
 
 export default class Stop extends CtrCommand {
@@ -23,10 +24,8 @@ export default class Stop extends CtrCommand {
     const {argv, flags, root} = await this.parseCommon(Stop)
     const report = await stopContainers(root, argv as string[], {keepPorts: flags.hold ?? false})
     for (const item of report.items) {
-      if (item.error) {
-        process.stderr.write(`ctr: ${item.error.message}\n`)
-        for (const hint of item.error.hints) process.stderr.write(`  ${hint.replaceAll('\n', '\n  ')}\n`)
-      } else {
+      if (item.error) printItemError(item.name, item.error, this.jsonEnabled())
+      else {
         this.say(flags.hold ? `${item.name}: powered off, ports held` : `${item.name}: stopped, ports released`)
       }
     }

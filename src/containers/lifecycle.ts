@@ -24,6 +24,16 @@ export function failed(report: BatchReport): boolean {
   return report.items.some((i) => i.error)
 }
 
+/**
+ * An item's error message that names the item once: "p1 is running" stays as it is, "the
+ * activator did not come up within 15 s" becomes "p1: the activator ...". (Prefixing every message
+ * printed "ctr: p1: p1 is running".)
+ */
+export function namedMessage(name: string, message: string): string {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return new RegExp(`(^|[^\\w.-])${escaped}($|[^\\w-])`).test(message) ? message : `${name}: ${message}`
+}
+
 async function each(names: readonly string[], body: (name: string) => Promise<ContainerStatus>): Promise<ItemReport[]> {
   const items: ItemReport[] = []
   for (const name of names) {
@@ -31,7 +41,7 @@ async function each(names: readonly string[], body: (name: string) => Promise<Co
       items.push({name, status: await body(name)})
     } catch (error) {
       const e = isCtrError(error) ? error : new CtrError('COMMAND_FAILED', error instanceof Error ? error.message : String(error))
-      items.push({name, error: e.toJSON()})
+      items.push({name, error: {...e.toJSON(), message: namedMessage(name, e.message)}})
     }
   }
   return items
