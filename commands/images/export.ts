@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {CtrCommand} from '../../src/cli/base-command.js'
+import {checkOutputFile} from '../../src/cli/output-file.js'
 import {CtrError} from '../../src/errors.js'
 import {exportImage, gzipFor, type ExportReport} from '../../src/rootfs/image-archive.js'
 import type {ProgressView} from '../../src/ui/progress-bar.js'
@@ -25,6 +26,9 @@ export default class ImagesExport extends CtrCommand {
     }
     if (!output && this.jsonEnabled()) {
       throw new CtrError('INVALID_ARGUMENT', '--json reports on stdout, so the archive needs -o FILE', {hints: [`ctr images export ${args.image} -o FILE --json`]})
+    }
+    if (output) {
+      await checkOutputFile(output, {flag: '-o', suggested: `${args.image}.tar.gz`, retry: (file) => `ctr images export ${args.image} -o ${file}`})
     }
     let bar: ProgressView | undefined
     if (process.stderr.isTTY) bar = (await import('../../src/ui/progress-bar.js')).startProgress(`exporting ${args.image}`)
