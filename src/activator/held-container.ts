@@ -17,7 +17,7 @@ import {armSockets, releaseSockets, sameSocket, type HeldSocket} from './held-so
 import {hearsSignal, containerLeader, processName, processTree, residentBytes, type TcpRow} from './proc.js'
 import {consoleLog} from './protocol.js'
 import {spawnNspawn, type SpawnDeps, type SpawnedContainer} from './spawn-nspawn.js'
-import {afterExit, describeExit, type StopRequest} from './transitions.js'
+import {afterExit, describeExit, rebootLoopMessage, type RebootPolicy, type StopRequest} from './transitions.js'
 import type {SocketWatcher} from './watcher.js'
 
 export type HeldState = 'listening' | 'booting' | 'running' | 'stopping'
@@ -36,6 +36,8 @@ export interface HeldContext {
   onSettled: (name: string) => void
   /** Replaces the pidfd opener of spawnNspawn (tests of a failure that cannot be caused for real). */
   spawnDeps?: SpawnDeps
+  /** How reboot loops are slowed down and ended (transitions.ts REBOOT_POLICY unless a test says). */
+  rebootPolicy?: RebootPolicy
 }
 
 /** How often the accept queue is looked at while a woken container boots. */
@@ -67,6 +69,10 @@ export class HeldContainer {
   private poweroffRepeat?: NodeJS.Timeout
   private leader?: {nspawn: number; pid: number}
   private wakeProbe?: NodeJS.Timeout
+  /** A reboot the container asked for, waiting out its back-off (see afterReboot). */
+  private rebootTimer?: NodeJS.Timeout
+  /** Quick reboots in a row so far (reset by any other exit, or a stop). */
+  private quickReboots = 0
   private exitWaiters: Array<() => void> = []
   private outputTail: (lines?: number) => string[] = () => []
   /** ms timestamp since when no connection was seen, while running. */
@@ -103,6 +109,12 @@ export class HeldContainer {
 
   /** Boots now: on a connection (TRIGGER_FD readable) or because a command asked (--now, shell). */
   async boot(triggerFd?: number): Promise<void> {
+    if (this.rebootTimer) {
+      // Asked now (ctr start --now, shell) while a reboot waits out its pause: boot at once.
+      clearTimeout(this.rebootTimer)
+      this.rebootTimer = undefined
+      this.state = 'listening'
+    }
     if (this.state === 'booting' || this.state === 'running') return
     this.ctx.watcher.unwatch(this.name)
     this.state = 'booting'
@@ -176,6 +188,18 @@ export class HeldContainer {
 
   /** Power off (SIGTERM to nspawn = orderly poweroff; SIGKILL after the timeout). */
   async stop(request: StopRequest): Promise<void> {
+    if (this.rebootTimer) {
+      // Between two boots of a reboot: nothing runs, so the stop is done once the reboot is off.
+      clearTimeout(this.rebootTimer)
+      this.rebootTimer = undefined
+      this.quickReboots = 0
+      this.history.lastStopReason = request.reason
+      this.ctx.log(`${this.name}: reboot called off (${request.reason})`)
+      const settled = new Promise<void>((resolve) => this.exitWaiters.push(resolve))
+      this.settle(!request.keepPorts)
+      await settled
+      return
+    }
     if (this.state === 'listening') {
       if (!request.keepPorts) await this.release()
       return
@@ -279,7 +303,15 @@ export class HeldContainer {
     clearInterval(this.poweroffRepeat)
     clearTimeout(this.wakeProbe)
     const ranMs = this.bootStartedAt === undefined ? 0 : Date.now() - this.bootStartedAt
-    const decision = afterExit({code, signal: signalName, stopRequest: this.stopRequest, served: this.served || ranMs > SERVED_AFTER_MS})
+    const decision = afterExit({
+      code,
+      signal: signalName,
+      stopRequest: this.stopRequest,
+      served: this.served || ranMs > SERVED_AFTER_MS,
+      ranMs,
+      quickReboots: this.quickReboots,
+      policy: this.ctx.rebootPolicy,
+    })
     // nspawn 252 prints this at every exit on a host without systemd; it says nothing about the boot.
     const output = this.outputTail(10).filter((line) => !line.startsWith('Attempted to remove disk file system under'))
     this.spawned = false
@@ -287,8 +319,17 @@ export class HeldContainer {
     this.bootStartedAt = undefined
     this.ctx.log(`${this.name}: nspawn ${describeExit(code, signalName)} after ${ranMs} ms`)
     if (decision.next === 'boot') {
-      this.state = 'listening'
-      void this.boot()
+      this.quickReboots = decision.quickReboots
+      this.rebootAfter(decision.delayMs)
+      return
+    }
+    this.quickReboots = 0
+    if (decision.next === 'watch' && decision.reason === 'reboot-loop') {
+      this.history.lastStopReason = 'reboot-loop'
+      this.history.lastError = rebootLoopMessage(decision.quickReboots ?? 0, this.ctx.rebootPolicy)
+      this.ctx.log(`${this.name}: ${this.history.lastError}`)
+      for (const s of this.sockets) dropQueued(s.fd)
+      this.settle(false)
       return
     }
     if (decision.reason === 'boot-failed') {
@@ -298,6 +339,22 @@ export class HeldContainer {
     this.history.lastStopReason = decision.reason
     if (decision.reason === 'crashed') this.history.lastError = `systemd-nspawn ${describeExit(code, signalName)}`
     this.settle(decision.next === 'release')
+  }
+
+  /** Boots again after DELAY_MS; meanwhile the container counts as booting (nothing watches its sockets). */
+  private rebootAfter(delayMs: number): void {
+    if (delayMs === 0) {
+      this.state = 'listening'
+      void this.boot()
+      return
+    }
+    this.state = 'booting'
+    this.ctx.log(`${this.name}: quick reboot ${this.quickReboots} in a row; booting again in ${delayMs} ms`)
+    this.rebootTimer = setTimeout(() => {
+      this.rebootTimer = undefined
+      this.state = 'listening'
+      void this.boot()
+    }, delayMs)
   }
 
   /** Live status; ROWS is one read of /proc/net/tcp{,6}, PARENTS one scan of /proc. */

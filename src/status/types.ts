@@ -7,7 +7,7 @@ import type {Exposure} from '../store/containers.js'
 export type ContainerState = 'stopped' | 'listening' | 'booting' | 'running' | 'stopping'
 
 /** Why a container last stopped. */
-export type StopReason = 'idle' | 'user' | 'crashed' | 'exited' | 'boot-failed'
+export type StopReason = 'idle' | 'user' | 'crashed' | 'exited' | 'boot-failed' | 'reboot-loop'
 
 /**
  * What the activator remembers of a container across boots, releases (ctr stop) and its own
