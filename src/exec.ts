@@ -22,6 +22,8 @@ export const PACKAGE_OF: Record<string, string> = {
   du: 'coreutils',
   cp: 'coreutils',
   'systemd-socket-activate': 'systemd',
+  nsenter: 'util-linux',
+  setpriv: 'util-linux',
 }
 
 export interface RunOptions {

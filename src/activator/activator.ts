@@ -1,32 +1,26 @@
 /**
- * The activator: every held container of one state root, what is held persisted so that a
- * restarted activator holds the same ports again, the idle rule, and the operations the control
- * API offers. It never prints; it logs through the `log` it is given.
+ * The activator: every held container of one state root and the operations the control API offers
+ * on them. What is held is kept in held.json (held-file.ts), the idle and quiet rules are in
+ * idle-policy.ts, what runs inside a container in inside.ts. It never prints; it logs through the
+ * `log` it is given.
  */
 import {readdir} from 'node:fs/promises'
-import {join} from 'node:path'
 import {CtrError} from '../errors.js'
 import {hostHasSystemd} from '../nspawn/argv.js'
-import {getProfile, type QuietUnit} from '../rootfs/profiles.js'
 import {storeStatus} from '../status/collect.js'
 import type {ContainerHistory, ContainerStatus, StatusReport} from '../status/types.js'
-import {getContainer, readContainer, type ContainerRecord} from '../store/containers.js'
-import {readJson, writeJsonAtomic} from '../store/atomic.js'
+import {getContainer, listingRecord, readContainerEntry, type ContainerRecord} from '../store/containers.js'
 import {layout} from '../store/paths.js'
 import {HeldContainer, type HeldContext} from './held-container.js'
+import {HeldFileWriter, historyWorthKeeping, readHeldFile} from './held-file.js'
+import {IdlePolicy} from './idle-policy.js'
 import {powerOffOrphans} from './orphans.js'
-import {childNames, establishedByPort, processParents, readTcpRows} from './proc.js'
+import {processParents, readTcpRows} from './proc.js'
 import {prepareTree} from './tree.js'
 import {SocketWatcher} from './watcher.js'
 
-/** How often the idle rule reads the connections when not told otherwise. */
-export const DEFAULT_IDLE_CHECK_MS = 1000
-/**
- * A running container this long without a connection is quiet: its profile's sleepWhenQuiet units
- * stop. Not shorter: the first connection after that pays for journald starting again (banner 55
- * instead of 34 ms, measured), which sessions a few seconds apart should not pay each time.
- */
-export const DEFAULT_QUIET_MS = 15_000
+export {DEFAULT_IDLE_CHECK_MS, DEFAULT_QUIET_MS} from './idle-policy.js'
+export {heldFile, readHeld} from './held-file.js'
 
 export interface ActivatorOptions {
   root: string
@@ -37,16 +31,6 @@ export interface ActivatorOptions {
   idleCheckMs?: number
   /** No connection for this long: the profile's sleepWhenQuiet units are stopped. */
   quietMs?: number
-}
-
-interface HeldFile {
-  containers: string[]
-  /** Wakes and the last stop of every container this root's activators have held. */
-  history?: Record<string, ContainerHistory>
-}
-
-export function heldFile(root: string): string {
-  return join(layout(root).activatorDir, 'held.json')
 }
 
 /** Re-exported for callers that found it here first; src/status/collect.ts owns it. */
@@ -60,11 +44,9 @@ export class Activator {
   private readonly watcher = new SocketWatcher()
   private readonly ctx: HeldContext
   private readonly log: (message: string) => void
-  private idleTimer?: NodeJS.Timeout
-  private persisting: Promise<void> = Promise.resolve()
-  private persistQueued = false
   private readonly queues = new Map<string, Promise<unknown>>()
-  private readonly quietUnits = new Map<string, QuietUnit[]>()
+  private readonly heldFile: HeldFileWriter
+  private readonly idle: IdlePolicy
   private heldAtShutdown?: string[]
 
   constructor(private readonly options: ActivatorOptions) {
@@ -83,11 +65,23 @@ export class Activator {
       },
       onSettled: () => this.persist(),
     }
+    this.heldFile = new HeldFileWriter(
+      this.root,
+      () => ({containers: this.heldAtShutdown ?? [...this.held.keys()].sort(), history: historyWorthKeeping(this.histories)}),
+      this.log,
+    )
+    this.idle = new IdlePolicy({
+      held: () => this.held.values(),
+      serial: (name, body) => this.serial(name, body),
+      log: this.log,
+      idleCheckMs: options.idleCheckMs,
+      quietMs: options.quietMs,
+    })
   }
 
   /** Holds again what the last activator held. Containers that cannot be held are logged. */
   async restore(): Promise<string[]> {
-    const file = await readJson<HeldFile>(heldFile(this.root))
+    const file = await readHeldFile(this.root)
     for (const [name, history] of Object.entries(file?.history ?? {})) this.histories.set(name, history)
     const restored: string[] = []
     for (const name of file?.containers ?? []) {
@@ -101,9 +95,7 @@ export class Activator {
       }
     }
     this.persist()
-    const every = this.idleCheckMs()
-    this.idleTimer = setInterval(() => void this.applyIdleRule(), every)
-    this.idleTimer.unref()
+    this.idle.start()
     return restored
   }
 
@@ -166,10 +158,10 @@ export class Activator {
   async shutdown(): Promise<void> {
     // What is held now stays recorded as held, though every container is released below.
     this.heldAtShutdown = [...this.held.keys()].sort()
-    clearInterval(this.idleTimer)
+    this.idle.stop()
     await Promise.all([...this.held.values()].map((c) => c.stop({keepPorts: false, reason: 'user'}).catch(() => {})))
     this.persist()
-    await this.persisting
+    await this.heldFile.flushed()
     await this.watcher.close()
   }
 
@@ -197,8 +189,9 @@ export class Activator {
     }
     const records: ContainerRecord[] = []
     for (const name of names.filter((n) => !n.startsWith('.')).sort()) {
-      const record = await readContainer(this.root, name).catch(() => undefined)
-      if (record) records.push(record)
+      // A damaged record is listed as broken, with the reason (storeStatus), beside the others.
+      const entry = await readContainerEntry(this.root, name).catch(() => undefined)
+      if (entry) records.push(listingRecord(entry))
     }
     return records
   }
@@ -251,19 +244,8 @@ export class Activator {
     await c.waitRunning(60_000)
   }
 
-  /** Writes held.json soon; a burst of changes makes one write (the set as it is then). */
   private persist(): void {
-    if (this.persistQueued) return
-    this.persistQueued = true
-    this.persisting = this.persisting.then(async () => {
-      await new Promise((r) => setTimeout(r, 20))
-      this.persistQueued = false
-      const names = this.heldAtShutdown ?? [...this.held.keys()].sort()
-      // Only containers with something to remember: a thousand held, never woken ones would make
-      // every write (one per `ctr start`) a thousand entries longer, and the heap several MB larger.
-      const history = Object.fromEntries([...this.histories].filter(([, h]) => h.wakes > 0 || h.lastStopReason).sort(([a], [b]) => a.localeCompare(b)))
-      await writeJsonAtomic(heldFile(this.root), {containers: names, history} satisfies HeldFile).catch((error) => this.log(`cannot write held.json: ${String(error)}`))
-    })
+    this.heldFile.persist()
   }
 
   /** Runs operations on one container one after another. */
@@ -274,119 +256,4 @@ export class Activator {
     void mine.finally(() => this.queues.get(name) === mine && this.queues.delete(name)).catch(() => {})
     return mine
   }
-
-  /**
-   * How often the idle rule reads /proc/net/tcp{,6}: once a second by default, so a container
-   * powers off within about a second of its timeout. Only running containers with a timeout or
-   * units to stop when quiet are looked at, so a host of sleeping containers pays nothing for it.
-   */
-  private idleCheckMs(): number {
-    return this.options.idleCheckMs ?? DEFAULT_IDLE_CHECK_MS
-  }
-
-  /**
-   * Idle rules, on running containers without an established connection on any exposed port:
-   * - quiet for quietMs: the profile's sleepWhenQuiet units (journald, in lean) are stopped; their
-   *   sockets start them again when needed;
-   * - idle for idleTimeoutSec: power off, ports stay held. Before SIGTERM the container's own socket
-   *   units are stopped, so a connection that arrives during shutdown waits in the host's socket for
-   *   the next boot instead of being accepted by a container that is going away.
-   */
-  private async applyIdleRule(): Promise<void> {
-    const running = [...this.held.values()].filter((c) => c.state === 'running' && (c.record.idleTimeoutSec > 0 || this.sleepUnits(c).length > 0))
-    if (running.length === 0) return
-    const rows = readTcpRows()
-    const now = Date.now()
-    for (const c of running) {
-      const counts = establishedByPort(
-        rows,
-        c.record.ports.map((e) => e.port),
-      )
-      const total = [...counts.values()].reduce((a, b) => a + b, 0)
-      if (total > 0) {
-        c.idleSince = undefined
-        continue
-      }
-      c.idleSince ??= now
-      // Checks are a period apart, give or take timer jitter: half a period of slack keeps a check
-      // that lands a hair early from postponing the poweroff by a whole period.
-      const quietMs = now - c.idleSince + this.idleCheckMs() / 2
-      this.sleepIfQuiet(c, quietMs, now)
-      if (c.record.idleTimeoutSec === 0 || quietMs < c.record.idleTimeoutSec * 1000) continue
-      void this.serial(c.name, async () => {
-        if (c.state !== 'running') return
-        this.log(`${c.name}: idle for ${c.record.idleTimeoutSec} s`)
-        await this.systemctlInside(c, ['stop', 'ctr-*.socket'], 'stop its socket units first')
-        // A connection accepted just before the socket units stopped is a session that has only
-        // begun: let it finish. New connections wait in the host's socket for the next boot.
-        await this.waitNoConnections(c)
-        await c.stop({keepPorts: true, reason: 'idle'})
-      }).catch((error) => this.log(`${c.name}: idle poweroff failed: ${String(error)}`))
-    }
-  }
-
-  /**
-   * Stops the profile's sleepWhenQuiet units that run, once C has been quiet for quietMs. Checked
-   * again a quiet period after each stop: a short session between two checks may have woken them
-   * (journald, by its first log line) without the rule seeing the connection.
-   */
-  private sleepIfQuiet(c: HeldContainer, quietMs: number, now: number): void {
-    const quiet = this.options.quietMs ?? DEFAULT_QUIET_MS
-    const sleepers = this.sleepUnits(c)
-    if (sleepers.length === 0 || quietMs < quiet || (c.quietStopAt !== undefined && now - c.quietStopAt < quiet)) return
-    const leader = c.leaderPid()
-    const running = leader === undefined ? [] : childNames(leader)
-    const awake = sleepers.filter((s) => running.includes(s.process)).map((s) => s.unit)
-    if (awake.length === 0) return
-    c.quietStopAt = now
-    void this.serial(c.name, async () => {
-      if (c.state !== 'running') return
-      if (await this.systemctlInside(c, ['stop', '--no-block', ...awake], 'stop its quiet units')) this.log(`${c.name}: quiet, stopped ${awake.join(', ')} (socket-activated again when needed)`)
-    })
-  }
-
-  /** The profile's sleepWhenQuiet units (profiles are read once each). */
-  private sleepUnits(c: HeldContainer): QuietUnit[] {
-    let units = this.quietUnits.get(c.record.profile)
-    if (!units) {
-      try {
-        units = getProfile(c.record.profile).sleepWhenQuiet ?? []
-      } catch {
-        units = []
-      }
-      this.quietUnits.set(c.record.profile, units)
-    }
-    return units
-  }
-
-  private async waitNoConnections(c: HeldContainer): Promise<void> {
-    const ports = c.record.ports.map((e) => e.port)
-    let logged = false
-    while (c.state === 'running') {
-      const open = [...establishedByPort(readTcpRows(), ports).values()].reduce((a, b) => a + b, 0)
-      if (open === 0) return
-      if (!logged) this.log(`${c.name}: ${open} connection(s) came in as it went idle; powering off when they end`)
-      logged = true
-      await new Promise((r) => setTimeout(r, 250))
-    }
-  }
-
-  /** systemctl ARGS inside the running container; false (and logged) when it failed. */
-  private async systemctlInside(c: HeldContainer, args: string[], what: string): Promise<boolean> {
-    const leader = c.leaderPid()
-    if (leader === undefined) return false
-    try {
-      const {run} = await import('../exec.js')
-      await run(['nsenter', '-t', String(leader), '-a', 'systemctl', ...args], {timeoutMs: 10_000})
-      return true
-    } catch (error) {
-      this.log(`${c.name}: could not ${what}: ${error instanceof Error ? error.message : String(error)}`)
-      return false
-    }
-  }
-}
-
-/** Reads the held list without an activator (for `ctr ls` when it is down). */
-export async function readHeld(root: string): Promise<string[]> {
-  return (await readJson<HeldFile>(heldFile(root)))?.containers ?? []
 }

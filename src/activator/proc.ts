@@ -156,3 +156,13 @@ export function hearsSignal(pid: number, signal: number, statusText?: string): b
   }
   return bit('SigCgt') || bit('SigBlk')
 }
+
+/** The capability bounding set of PID (CapBnd in /proc/PID/status), or undefined when it is gone. */
+export function capabilityBoundingSet(pid: number): bigint | undefined {
+  try {
+    const match = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return match ? BigInt(`0x${match[1]}`) : undefined
+  } catch {
+    return undefined
+  }
+}

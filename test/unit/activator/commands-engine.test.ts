@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {collides, pickContainer} from '../../../src/containers/expose.js'
 import {journalArgv, journalDir} from '../../../src/containers/logs.js'
-import {shellArgv} from '../../../src/containers/shell.js'
+import {shellArgv, shellEnv} from '../../../src/containers/shell.js'
 import {getStatus} from '../../../src/status/collect.js'
 import {writeContainer, type ContainerRecord} from '../../../src/store/containers.js'
 
@@ -68,11 +68,21 @@ describe('argv of logs and shell', () => {
     expect(journalArgv('/j', {lines: 5, follow: true}).at(-1)).toBe('-f')
   })
 
-  it('nsenter enters every namespace of the container\'s PID 1 with a clean environment', () => {
-    const argv = shellArgv(4242, [], 'xterm')
-    expect(argv.slice(0, 5)).toEqual(['nsenter', '-t', '4242', '-a', '--'])
-    expect(argv).toContain('TERM=xterm')
-    expect(argv).toContain('HOME=/root')
-    expect(shellArgv(1, ['systemctl', 'is-system-running']).slice(-5)).toEqual(['-c', 'exec "$@"', 'sh', 'systemctl', 'is-system-running'])
+  it('nsenter enters every namespace of the container\'s PID 1, under setpriv with the container\'s bounding set', () => {
+    const argv = shellArgv(4242, 0xfcecafffn, [])
+    expect(argv[0]).toBe('setpriv')
+    expect(argv).toContain('--inh-caps=-all')
+    const bounding = argv.find((a) => a.startsWith('--bounding-set='))!
+    expect(bounding).toMatch(/^--bounding-set=-all,\+chown,/)
+    expect(bounding).toContain('+sys_admin')
+    expect(bounding).not.toContain('sys_module')
+    expect(argv.slice(argv.indexOf('nsenter'), argv.indexOf('nsenter') + 5)).toEqual(['nsenter', '-t', '4242', '-a', '--'])
+    expect(argv).not.toContain('/usr/bin/env')
+    expect(shellEnv('xterm')).toMatchObject({TERM: 'xterm', HOME: '/root'})
+    expect(shellArgv(1, 0n, ['systemctl', 'is-system-running']).slice(-5)).toEqual(['-c', 'exec "$@"', 'sh', 'systemctl', 'is-system-running'])
+  })
+
+  it('refuses to enter a container whose bounding set cannot be read (it is gone)', () => {
+    expect(() => shellArgv(1, undefined, [])).toThrow(expect.objectContaining({code: 'NOT_RUNNING'}))
   })
 })

@@ -1,0 +1,152 @@
+/**
+ * The idle rules, on running containers without an established connection on any exposed port:
+ * - quiet for quietMs: the profile's sleepWhenQuiet units (journald, in lean) are stopped; their
+ *   sockets start them again when needed;
+ * - idle for idleTimeoutSec: power off, ports stay held. Before SIGTERM the container's own socket
+ *   units are stopped, so a connection that arrives during shutdown waits in the host's socket for
+ *   the next boot instead of being accepted by a container that is going away.
+ */
+import {getProfile, type QuietUnit} from '../rootfs/profiles.js'
+import type {HeldContainer} from './held-container.js'
+import {systemctlInside} from './inside.js'
+import {childNames, establishedByPort, readTcpRows} from './proc.js'
+
+/** How often the idle rule reads the connections when not told otherwise. */
+export const DEFAULT_IDLE_CHECK_MS = 1000
+/**
+ * A running container this long without a connection is quiet: its profile's sleepWhenQuiet units
+ * stop. Not shorter: the first connection after that pays for journald starting again (banner 55
+ * instead of 34 ms, measured), which sessions a few seconds apart should not pay each time.
+ */
+export const DEFAULT_QUIET_MS = 15_000
+
+export interface IdlePolicyOptions {
+  /** The containers held now. */
+  held: () => Iterable<HeldContainer>
+  /** Runs an operation on one container after the others queued for it. */
+  serial: <T>(name: string, body: () => Promise<T>) => Promise<T>
+  log: (message: string) => void
+  idleCheckMs?: number
+  quietMs?: number
+}
+
+export class IdlePolicy {
+  private timer?: NodeJS.Timeout
+  private readonly quietUnits = new Map<string, QuietUnit[]>()
+
+  constructor(private readonly options: IdlePolicyOptions) {}
+
+  /**
+   * Looks at connections once a second by default, so a container powers off within about a second
+   * of its timeout. Only running containers with a timeout or units to stop when quiet are looked
+   * at, so a host of sleeping containers pays nothing for it.
+   */
+  start(): void {
+    this.timer = setInterval(() => void this.apply(), this.checkMs())
+    this.timer.unref()
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
+
+  private checkMs(): number {
+    return this.options.idleCheckMs ?? DEFAULT_IDLE_CHECK_MS
+  }
+
+  private async apply(): Promise<void> {
+    const running = [...this.options.held()].filter((c) => c.state === 'running' && (c.record.idleTimeoutSec > 0 || this.sleepUnits(c).length > 0))
+    if (running.length === 0) return
+    const rows = readTcpRows()
+    const now = Date.now()
+    for (const c of running) {
+      const counts = establishedByPort(
+        rows,
+        c.record.ports.map((e) => e.port),
+      )
+      const total = [...counts.values()].reduce((a, b) => a + b, 0)
+      if (total > 0) {
+        c.idleSince = undefined
+        continue
+      }
+      c.idleSince ??= now
+      // Checks are a period apart, give or take timer jitter: half a period of slack keeps a check
+      // that lands a hair early from postponing the poweroff by a whole period.
+      const quietMs = now - c.idleSince + this.checkMs() / 2
+      this.sleepIfQuiet(c, quietMs, now)
+      if (c.record.idleTimeoutSec === 0 || quietMs < c.record.idleTimeoutSec * 1000) continue
+      void this.options
+        .serial(c.name, async () => {
+          if (c.state !== 'running') return
+          this.options.log(`${c.name}: idle for ${c.record.idleTimeoutSec} s`)
+          await this.systemctl(c, ['stop', 'ctr-*.socket'], 'stop its socket units first')
+          // A connection accepted just before the socket units stopped is a session that has only
+          // begun: let it finish. New connections wait in the host's socket for the next boot.
+          await this.waitNoConnections(c)
+          await c.stop({keepPorts: true, reason: 'idle'})
+        })
+        .catch((error) => this.options.log(`${c.name}: idle poweroff failed: ${String(error)}`))
+    }
+  }
+
+  /**
+   * Stops the profile's sleepWhenQuiet units that run, once C has been quiet for quietMs. Checked
+   * again a quiet period after each stop: a short session between two checks may have woken them
+   * (journald, by its first log line) without the rule seeing the connection.
+   */
+  private sleepIfQuiet(c: HeldContainer, quietMs: number, now: number): void {
+    const quiet = this.options.quietMs ?? DEFAULT_QUIET_MS
+    const sleepers = this.sleepUnits(c)
+    if (sleepers.length === 0 || quietMs < quiet || (c.quietStopAt !== undefined && now - c.quietStopAt < quiet)) return
+    const leader = c.leaderPid()
+    const running = leader === undefined ? [] : childNames(leader)
+    const awake = sleepers.filter((s) => running.includes(s.process)).map((s) => s.unit)
+    if (awake.length === 0) return
+    c.quietStopAt = now
+    void this.options.serial(c.name, async () => {
+      if (c.state !== 'running') return
+      if (await this.systemctl(c, ['stop', '--no-block', ...awake], 'stop its quiet units')) {
+        this.options.log(`${c.name}: quiet, stopped ${awake.join(', ')} (socket-activated again when needed)`)
+      }
+    })
+  }
+
+  /** The profile's sleepWhenQuiet units (profiles are read once each). */
+  private sleepUnits(c: HeldContainer): QuietUnit[] {
+    let units = this.quietUnits.get(c.record.profile)
+    if (!units) {
+      try {
+        units = getProfile(c.record.profile).sleepWhenQuiet ?? []
+      } catch {
+        units = []
+      }
+      this.quietUnits.set(c.record.profile, units)
+    }
+    return units
+  }
+
+  private async waitNoConnections(c: HeldContainer): Promise<void> {
+    const ports = c.record.ports.map((e) => e.port)
+    let logged = false
+    while (c.state === 'running') {
+      const open = [...establishedByPort(readTcpRows(), ports).values()].reduce((a, b) => a + b, 0)
+      if (open === 0) return
+      if (!logged) this.options.log(`${c.name}: ${open} connection(s) came in as it went idle; powering off when they end`)
+      logged = true
+      await new Promise((r) => setTimeout(r, 250))
+    }
+  }
+
+  /** systemctl ARGS inside the running container; false (and logged) when it failed. */
+  private async systemctl(c: HeldContainer, args: string[], what: string): Promise<boolean> {
+    const leader = c.leaderPid()
+    if (leader === undefined) return false
+    try {
+      await systemctlInside(leader, args)
+      return true
+    } catch (error) {
+      this.options.log(`${c.name}: could not ${what}: ${error instanceof Error ? error.message : String(error)}`)
+      return false
+    }
+  }
+}
