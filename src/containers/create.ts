@@ -17,6 +17,7 @@ import {getService} from '../units/services.js'
 import {type ContainerRecord, type Exposure, listContainers, readContainer, writeContainer} from '../store/containers.js'
 import {withLock} from '../store/lock.js'
 import {containerPaths, imagePaths, layout} from '../store/paths.js'
+import {freeSpace, isNoSpace, isSpaceReport, noSpace, requireSpace} from '../store/space.js'
 import {requireRoot} from '../sys/privileges.js'
 import {assertPortsAvailable} from './expose.js'
 import {authorizedKeys} from './ssh-keys.js'
@@ -114,7 +115,9 @@ export async function createContainer(root: string, options: CreateOptions, hook
       const base = {baseMirror: image.mirror, baseImportedFrom: image.importedFrom}
       return {container: record, rootfs, bootstrapped: !hadImage, authorizedKeys: keys.length, seconds: (Date.now() - started) / 1000, mirrorIgnored, ...base}
     } catch (error) {
+      const full = isNoSpace(error) && !isSpaceReport(error) ? noSpace(await freeSpace(paths.dir), undefined, error) : undefined
       await discardContainerDir(root, name)
+      if (full) throw full
       if (hooks.signal?.aborted) throw new CtrError('INTERRUPTED', `create of ${name} interrupted; nothing was kept`)
       throw error
     }
@@ -122,10 +125,19 @@ export async function createContainer(root: string, options: CreateOptions, hook
 }
 
 async function materialize(root: string, record: ContainerRecord, image: ImageRecord): Promise<string> {
+  // A copy that cannot fit is refused before it starts (an overlay needs only the margin).
+  await requireSpace(layout(root).containers, record.storage === 'copy' ? image.sizeBytes : 0)
   if (record.storage === 'overlay') return mountRootfs(root, record)
   const {rootfs} = containerPaths(root, record.name)
-  // --reflink=auto: a CoW clone where the file system can, a plain copy elsewhere.
-  await run(['cp', '-a', '--reflink=auto', imagePaths(root, image.id).tree, rootfs])
+  // --reflink=auto: a CoW clone where the file system can, a plain copy elsewhere. --pdeathsig:
+  // a cp that outlived a killed ctr would go on filling a directory nobody will keep.
+  try {
+    await run(['setpriv', '--pdeathsig', 'KILL', '--', 'cp', '-a', '--reflink=auto', imagePaths(root, image.id).tree, rootfs])
+  } catch (error) {
+    // cp prints a line per file it could not write: one line instead.
+    if (isNoSpace(error)) throw noSpace(await freeSpace(rootfs), undefined, error)
+    throw error
+  }
   return rootfs
 }
 

@@ -12,6 +12,7 @@
  */
 import {createReadStream, createWriteStream, type Stats} from 'node:fs'
 import {chmod, lchown, lstat, rename, rm, stat} from 'node:fs/promises'
+import {join, posix} from 'node:path'
 import {PassThrough, type Readable, type Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -21,6 +22,7 @@ import type {Progress} from '../distros/types.js'
 import {CtrError, errnoCode} from '../errors.js'
 import {validateImageId, validateRelease} from '../names.js'
 import {imagePaths} from '../store/paths.js'
+import {blocksFor, freeSpace, isNoSpace, marginBytes, noSpace, spaceBudget, type Space} from '../store/space.js'
 import {imageId, readImage, stageImage, type ImageHooks, type ImageRecord} from './images.js'
 import {readInTree, resolveInTree, symlinkInTree} from './tree-fs.js'
 
@@ -94,8 +96,8 @@ export async function importImage(root: string, request: ImportRequest, hooks: I
   if (await readImage(root, id)) {
     throw new CtrError('EXISTS', `image ${id} exists already`, {hints: [`remove it first (no container may use it): ctr images rm ${id}`]})
   }
-  return stageImage(root, id, hooks, async (staging) => {
-    const entries = await extract(request.source, staging, hooks)
+  return stageImage(root, id, hooks, async (staging, space) => {
+    const entries = await extract(request.source, staging, hooks, space)
     if (entries === 0) throw notTar(request.source)
     await requireSameDistro(staging, request.source, distro.recipe.name, release)
     await requireInTree(staging, request.source, ['/usr/lib/systemd/systemd', '/lib/systemd/systemd'], 'systemd, which boots the container')
@@ -139,29 +141,77 @@ async function requireInTree(tree: string, source: string, paths: string[], what
   throw new CtrError('INVALID_IMAGE', `${source} has no ${paths[0]}: it needs ${what}`, {hints: ['import the root filesystem of a systemd distribution with openssh-server installed']})
 }
 
-/** Unpacks SOURCE into DIR; returns how many entries it had. Modes are set again at the end. */
-async function extract(source: string, dir: string, hooks: ImageHooks): Promise<number> {
+const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile'])
+
+/** What one header announced, checked against what is on disk once the unpack is over. */
+interface Expected {
+  entry: object
+  type: string
+  size: number
+  mode?: number
+}
+
+/** The entry's path inside the tree as node-tar writes it: no leading "/" or "./", no trailing "/". */
+export function entryPath(path: string): string {
+  return posix.normalize(path).replace(/^\/+/, '').replace(/\/+$/, '') || '.'
+}
+
+/**
+ * Unpacks SOURCE into DIR; returns how many entries it had. Modes are set again at the end.
+ * Every write is checked: node-tar reports a file it could not write (ENOSPC, EIO) only as a
+ * warning and goes on, which made an import of 0-byte files on a full disk; here the first one
+ * ends the import. Before any entry is written, the sizes its header announces are added up
+ * against the space free when the import began, and the import stops at the header that no
+ * longer fits, so a decompression bomb is refused before it fills the disk. At the end each
+ * entry the archive announced is checked on disk (a regular file's size equals its header's).
+ */
+async function extract(source: string, dir: string, hooks: ImageHooks, space: Space): Promise<number> {
   const {stream, total} = await openSource(source, hooks.signal)
-  const modes: Array<[string, number]> = []
+  const expected = new Map<string, Expected>()
+  const refused = new WeakSet<object>()
   const symlinks: Array<{path: string; target: string; uid?: number; gid?: number}> = []
+  const budget = spaceBudget(space)
+  const stopper = new AbortController()
+  let fatal: Error | undefined
+  const stop = (error: Error) => {
+    fatal ??= error
+    stopper.abort(error)
+  }
   let entries = 0
   const unpack = tar.x({
     cwd: dir,
     preserveOwner: true,
     // Leaves out what tar cannot make (device nodes, fifos) without a warning per entry.
     filter: (path, entry) => {
+      if (fatal) return false
       const type = 'type' in entry ? String(entry.type) : 'File'
       if (!CARRIED_TYPES.has(type)) return false
       entries++
+      const rel = entryPath(path)
       if (type === 'SymbolicLink' && 'linkpath' in entry && entry.linkpath) {
         // Made afterwards: node-tar would make an absolute target (/usr/bin/mawk) relative, which
         // inside a root filesystem points elsewhere. Targets are the tree's own business; ctr
         // resolves them inside the tree, never on the host.
         symlinks.push({path, target: String(entry.linkpath), uid: entry.uid, gid: entry.gid})
+        expected.delete(rel)
         return false
       }
-      if (typeof entry.mode === 'number') modes.push([path, entry.mode & 0o7777])
+      const size = FILE_TYPES.has(type) ? Number(entry.size ?? 0) : 0
+      const bytes = FILE_TYPES.has(type) ? blocksFor(size, space.blockSize) : type === 'Directory' ? space.blockSize : 0
+      if (!budget.add(bytes, type === 'Link' ? 0 : 1)) {
+        stop(noSpace(space, budget.announced()))
+        return false
+      }
+      expected.set(rel, {entry, type, size, mode: typeof entry.mode === 'number' ? entry.mode & 0o7777 : undefined})
       return true
+    },
+    onwarn: (code, _message, data) => {
+      // An Error is a write that failed (the file is left short or missing): fatal. A plain
+      // warning is an entry node-tar refused to write (a ".." path, one escaping the tree),
+      // which is left out and not expected on disk; TAR_ENTRY_INFO (an absolute path made
+      // relative) is written all the same.
+      if (data instanceof Error) stop(isNoSpace(data) ? data : unpackError(source, data))
+      else if (code === 'TAR_ENTRY_ERROR' && data.entry) refused.add(data.entry)
     },
   })
   const counter = byteCounter(total, 'read', hooks.onProgress)
@@ -172,27 +222,48 @@ async function extract(source: string, dir: string, hooks: ImageHooks): Promise<
   })
   // Seen by the pipeline too: whichever rejects first is reported, the other must not be unhandled.
   unpacked.catch(() => {})
+  const signal = hooks.signal ? AbortSignal.any([hooks.signal, stopper.signal]) : stopper.signal
   try {
-    await pipeline(stream, counter, unpack as unknown as Writable, {signal: hooks.signal})
+    await pipeline(stream, counter, unpack as unknown as Writable, {signal})
     await unpacked
+    if (fatal) throw fatal
   } catch (error) {
     // Let the files already being written finish before the staging dir is discarded.
     await Promise.race([unpacked.catch(() => {}), sleep(2000)])
+    // A write that found the disk full says what is free now (stageImage turns it into NO_SPACE).
+    if (fatal && !hooks.signal?.aborted) throw fatal
     if (isDownloadError(error)) throw downloadError(source, error)
     if (errnoCode(error) === 'TAR_BAD_ARCHIVE') throw notTar(source)
     rethrow(error, hooks.signal, `reading ${source}`)
   }
-  // After every chown (which clears setuid and setgid) and with no umask applied.
-  for (const [path, mode] of modes) {
-    const host = await resolveInTree(dir, `/${path}`)
+  // The tree holds no symlink yet (they are made below), so these paths cannot lead out of it.
+  for (const [rel, want] of expected) {
+    if (refused.has(want.entry)) continue
+    const host = join(dir, rel)
     const info = await lstat(host).catch(() => undefined)
-    if (info && !info.isSymbolicLink() && (info.mode & 0o7777) !== mode) await chmod(host, mode)
+    const short = FILE_TYPES.has(want.type) && (!info?.isFile() || info.size !== want.size)
+    if (!info || short || (want.type === 'Directory' && !info.isDirectory())) {
+      const now = await freeSpace(dir)
+      if (now.freeBytes < marginBytes(now) || now.freeInodes === 0) throw noSpace(now)
+      const found = !info ? 'is missing' : short ? `has ${info.isFile() ? info.size : 0} of its ${want.size} bytes` : 'is not a directory'
+      throw new CtrError('INVALID_IMAGE', `unpacking ${source} went wrong: /${rel} ${found}`, {hints: ['nothing was kept; try again, and check the disk (dmesg) if it happens again']})
+    }
+    // After every chown (which clears setuid and setgid) and with no umask applied.
+    if (want.mode !== undefined && want.type !== 'Link' && (info.mode & 0o7777) !== want.mode) await chmod(host, want.mode)
   }
   for (const link of symlinks) {
     await symlinkInTree(dir, `/${link.path}`, link.target)
     if (link.uid !== undefined && link.gid !== undefined) await lchown(await resolveInTree(dir, `/${link.path}`), link.uid, link.gid)
   }
   return entries
+}
+
+/** A write of an entry that failed for a reason other than space. */
+function unpackError(source: string, error: Error & {path?: string; code?: string}): CtrError {
+  return new CtrError('INVALID_IMAGE', `cannot unpack ${source}: ${error.code ?? 'error'} writing ${error.path ?? 'an entry'}`, {
+    hints: ['nothing was kept; the archive is damaged or holds an entry this host cannot make'],
+    cause: error,
+  })
 }
 
 async function openSource(source: string, signal?: AbortSignal): Promise<{stream: Readable; total?: number}> {

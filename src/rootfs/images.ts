@@ -5,7 +5,6 @@
  */
 import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {setTimeout as sleep} from 'node:timers/promises'
 import {mkdir, readdir, rename, rm, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {getDistro} from '../distros/index.js'
@@ -15,9 +14,11 @@ import {run, requireProgram, tail} from '../exec.js'
 import {readJson, writeJsonAtomic} from '../store/atomic.js'
 import {listContainers} from '../store/containers.js'
 import {withLock} from '../store/lock.js'
-import {imagePaths, layout} from '../store/paths.js'
+import {assertUnderRoot, imagePaths, layout} from '../store/paths.js'
+import {prepareRoot} from '../store/root.js'
+import {freeSpace, isNoSpace, isSpaceReport, noSpace, requireSpace, type Space} from '../store/space.js'
+import {removeTree} from '../store/sweep.js'
 import {validateImageId, validateMirror, validatePackages, validateRelease} from '../names.js'
-import {unmountUnder} from './mount.js'
 import {removeInTree, writeInTree} from './tree-fs.js'
 
 export interface ImageRecord {
@@ -107,38 +108,47 @@ async function writeConfigFiles(dir: string, files: Record<string, string>): Pro
 
 /**
  * Makes image ID: FILL puts a tree into a staging dir under ROOT/tmp (a bootstrap, an import); the
- * tree is cleaned and renamed into place only once it is complete, so an interrupted or failed one
- * never leaves a base that looks usable. One at a time per image; other ctr commands go on
- * meanwhile (not the state lock).
+ * tree is cleaned, its record written beside it, and both renamed into place at once only when
+ * complete, so an interrupted or failed one never leaves a base that looks usable, nor an
+ * images/ID without a record. One at a time per image (its lock, held while staging: a killed
+ * one's staging dir is swept by whoever takes that lock next, see store/sweep.ts); other ctr
+ * commands go on meanwhile (not the state lock). FILL gets the space free when it began, and a
+ * write that fails for want of space is reported as the state root's filesystem being full.
  */
 export async function stageImage(
   root: string,
   id: string,
   hooks: ImageHooks,
-  fill: (staging: string) => Promise<Omit<ImageRecord, 'id' | 'createdAt' | 'sizeBytes'>>,
+  fill: (tree: string, space: Space) => Promise<Omit<ImageRecord, 'id' | 'createdAt' | 'sizeBytes'>>,
 ): Promise<ImageRecord> {
-  return withLock(imagePaths(root, id).lock, async () => {
+  await prepareRoot(root)
+  const paths = imagePaths(root, id)
+  return withLock(paths.lock, async () => {
     const again = await readImage(root, id)
     if (again) return again
-    const staging = join(layout(root).tmp, `image-${id}`)
-    await discard(staging)
-    await mkdir(staging, {recursive: true})
+    const staging = assertUnderRoot(root, join(layout(root).tmp, `image-${id}`))
+    await removeTree(root, staging)
+    const space = await requireSpace(layout(root).tmp)
+    const tree = join(staging, 'tree')
     try {
-      const fields = await fill(staging)
+      await mkdir(tree, {recursive: true})
+      const fields = await fill(tree, space)
       hooks.signal?.throwIfAborted()
-      await cleanBase(staging)
-      const paths = imagePaths(root, id)
-      await rm(paths.dir, {recursive: true, force: true})
-      await mkdir(paths.dir, {recursive: true})
-      await rename(staging, paths.tree)
-      const record: ImageRecord = {id, ...fields, createdAt: new Date().toISOString(), sizeBytes: await diskUsage(paths.tree)}
-      await writeJsonAtomic(paths.record, record)
+      await cleanBase(tree)
+      const record: ImageRecord = {id, ...fields, createdAt: new Date().toISOString(), sizeBytes: await diskUsage(tree)}
+      await writeJsonAtomic(join(staging, 'image.json'), record)
+      // A dir without a record is what a killed `images rm` left: it goes, and one rename puts
+      // the tree and its record in its place.
+      await removeTree(root, paths.dir)
+      await rename(staging, paths.dir)
       hooks.onProgress?.({fraction: 1, label: 'done'})
       return record
     } catch (error) {
-      await discard(staging)
+      // A write that failed for want of space: say what is free at that moment, before cleaning up.
+      const full = isNoSpace(error) && !isSpaceReport(error) ? noSpace(await freeSpace(staging).catch(() => space), undefined, error) : undefined
+      await removeTree(root, staging)
       if (hooks.signal?.aborted) throw new CtrError('INTERRUPTED', `making image ${id} was interrupted; nothing was kept`)
-      throw error
+      throw full ?? error
     }
   })
 }
@@ -155,29 +165,6 @@ async function cleanBase(tree: string): Promise<void> {
   await writeInTree(tree, '/etc/machine-id', '', 0o444)
   const archives = join(tree, 'var/cache/apt/archives')
   if (existsSync(archives)) await run(['find', archives, '-maxdepth', '1', '-name', '*.deb', '-delete'])
-}
-
-/** Removes a half-made tree, unmounting first whatever a bootstrap left mounted inside it. */
-async function discard(dir: string): Promise<void> {
-  await unmountUnder(dir)
-  // Moved aside first: writes still in flight when a fill was interrupted (an unpack's open files)
-  // then land in the trash, not in a dir of this name, and removing it is retried until they stop.
-  const trash = `${dir}.discarded-${process.pid}-${Date.now()}`
-  try {
-    await rename(dir, trash)
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return
-    throw error
-  }
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await rm(trash, {recursive: true, force: true})
-      return
-    } catch (error) {
-      if (errnoCode(error) !== 'ENOTEMPTY' || attempt >= 50) throw error
-      await sleep(100)
-    }
-  }
 }
 
 export async function diskUsage(path: string): Promise<number> {
@@ -218,9 +205,9 @@ export async function removeImage(root: string, id: string): Promise<ImageRecord
       throw new CtrError('IN_USE', `image ${id} is used by ${users.join(', ')}`, {hints: [`remove those containers first: ctr rm ${users.join(' ')}`]})
     }
     const paths = imagePaths(root, id)
-    // Remove the record first: a half-removed tree without a record is not an image.
+    // Remove the record first: a half-removed tree without a record is not an image (and is swept).
     await rm(paths.record, {force: true})
-    await discard(paths.dir)
+    await removeTree(root, paths.dir)
     return image
   })
 }
