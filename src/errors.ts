@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'INVALID_ARGUMENT'
   | 'EXISTS'
   | 'NOT_FOUND'
+  /** A container's record cannot be read or is not a record (listed as broken; ctr rm removes it). */
+  | 'DAMAGED'
   | 'UNKNOWN_DISTRO'
   | 'UNKNOWN_SERVICE'
   | 'MISSING_PROGRAM'

@@ -142,7 +142,7 @@ export async function stopActivator(root: string, graceMs = 120_000): Promise<Ac
     throw error
   }
   const status = await callActivator(root, {op: 'status'}).catch(() => undefined)
-  const poweredOff = (status?.containers ?? []).filter((c) => c.state !== 'listening' && c.state !== 'stopped').map((c) => c.name)
+  const poweredOff = (status?.containers ?? []).filter((c) => c.state === 'booting' || c.state === 'running' || c.state === 'stopping').map((c) => c.name)
   await terminate([pid], graceMs)
   return {pid, poweredOff}
 }

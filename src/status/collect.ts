@@ -4,11 +4,15 @@
  */
 import {callActivator} from '../activator/client.js'
 import {isCtrError} from '../errors.js'
-import {listContainers, type ContainerRecord} from '../store/containers.js'
+import {damagedReason, listContainerEntries, listingRecord, type ContainerRecord} from '../store/containers.js'
 import type {ContainerStatus, StatusReport} from './types.js'
 
-/** The status of a container nothing holds. */
+/** The status of a container nothing holds (broken, for a placeholder of a damaged record: see listingRecord). */
 export function storeStatus(record: ContainerRecord): ContainerStatus {
+  const damaged = damagedReason(record)
+  if (damaged !== undefined) {
+    return {name: record.name, distro: '', release: '', profile: '', state: 'broken', ports: [], connections: 0, wakes: 0, idleTimeoutSec: 0, lastError: damaged}
+  }
   return {
     name: record.name,
     distro: record.distro,
@@ -28,7 +32,8 @@ export async function getStatus(root: string): Promise<StatusReport> {
   } catch (error) {
     if (!(isCtrError(error) && error.code === 'ACTIVATOR_DOWN')) throw error
   }
-  return {live: false, containers: (await listContainers(root)).map(storeStatus)}
+  // A broken record is one broken row, not a failure of the whole listing.
+  return {live: false, containers: (await listContainerEntries(root)).map((e) => storeStatus(listingRecord(e)))}
 }
 
 /** The status of one container (live when possible). */

@@ -4,7 +4,8 @@
  */
 import type {Exposure} from '../store/containers.js'
 
-export type ContainerState = 'stopped' | 'listening' | 'booting' | 'running' | 'stopping'
+/** broken: its record is damaged (lastError says how); nothing can be done with it but ctr rm. */
+export type ContainerState = 'stopped' | 'listening' | 'booting' | 'running' | 'stopping' | 'broken'
 
 /** Why a container last stopped. */
 export type StopReason = 'idle' | 'user' | 'crashed' | 'exited' | 'boot-failed' | 'reboot-loop'

@@ -1,7 +1,12 @@
-/** Container records under ROOT/containers/NAME/container.json. */
-import {readdir} from 'node:fs/promises'
+/**
+ * Container records under ROOT/containers/NAME/container.json. A record that cannot be read or is
+ * not the shape below (a crash of an old version, a hand edit, a bad disk) makes that one container
+ * broken, with the reason: listings show it as such beside the others, commands naming it say
+ * so in one line, and `ctr rm NAME` removes it. It never breaks the listing of the others.
+ */
+import {readFile, readdir} from 'node:fs/promises'
 import {CtrError, errnoCode} from '../errors.js'
-import {readJson, writeJsonAtomic} from './atomic.js'
+import {writeJsonAtomic} from './atomic.js'
 import {containerPaths, layout} from './paths.js'
 
 /** One exposed socket: the container's SERVICE listens on ADDRESS:PORT (ADDRESS unset = `::`, dual-stack). */
@@ -27,14 +32,50 @@ export interface ContainerRecord {
   idleTimeoutSec: number
 }
 
+/** A container whose record is damaged: its directory name, and what is wrong with the record. */
+export interface BrokenContainer {
+  name: string
+  damaged: string
+}
+
+export type ContainerEntry = {name: string; record: ContainerRecord} | BrokenContainer
+
+export function isBroken(entry: ContainerEntry): entry is BrokenContainer {
+  return 'damaged' in entry
+}
+
+/** The one-line error of a command that names a broken container. */
+export function damagedError(entry: BrokenContainer): CtrError {
+  return new CtrError('DAMAGED', `${entry.name}'s record is damaged (${entry.damaged})`, {
+    hints: [`ctr rm ${entry.name} removes it; or mend containers/${entry.name}/container.json by hand`],
+  })
+}
+
+/** What the record of NAME says, broken or whole; undefined when there is none (no such container). */
+export async function readContainerEntry(root: string, name: string): Promise<ContainerEntry | undefined> {
+  let text: string
+  try {
+    text = await readFile(containerPaths(root, name).record, 'utf8')
+  } catch (error) {
+    const code = errnoCode(error)
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
+    return {name, damaged: `cannot read it: ${code ?? String(error)}`}
+  }
+  const checked = checkRecord(name, text)
+  return typeof checked === 'string' ? {name, damaged: checked} : {name, record: checked}
+}
+
+/** NAME's record; undefined when there is none; DAMAGED when it is broken. */
 export async function readContainer(root: string, name: string): Promise<ContainerRecord | undefined> {
-  return readJson<ContainerRecord>(containerPaths(root, name).record)
+  const entry = await readContainerEntry(root, name)
+  if (entry && isBroken(entry)) throw damagedError(entry)
+  return entry?.record
 }
 
 export async function getContainer(root: string, name: string): Promise<ContainerRecord> {
   const record = await readContainer(root, name)
   if (!record) {
-    const names = (await listContainers(root)).map((c) => c.name)
+    const names = (await listContainerEntries(root)).map((c) => c.name)
     throw new CtrError('NOT_FOUND', `no container named ${name}`, {
       hints: [names.length > 0 ? `known containers: ${names.join(', ')}` : 'create one: ctr create debian NAME'],
     })
@@ -42,21 +83,92 @@ export async function getContainer(root: string, name: string): Promise<Containe
   return record
 }
 
+/**
+ * The record in TEXT, if it is one for NAME; else what is wrong with it, in a few words. Checked
+ * field by field: a record with a field of the wrong type would fail later, far from here, as a
+ * TypeError in whatever read the field.
+ */
+export function checkRecord(name: string, text: string): ContainerRecord | string {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    return `invalid JSON: ${error instanceof Error ? error.message : String(error)}`
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `not a JSON object but ${value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value}`
+  const r = value as Record<string, unknown>
+  for (const field of ['name', 'distro', 'release', 'image', 'profile', 'createdAt'] as const) {
+    if (typeof r[field] !== 'string' || r[field] === '') return `${field} is ${describe(r[field])}, not a text`
+  }
+  if (r.name !== name) return `it names ${JSON.stringify(r.name)}, not ${JSON.stringify(name)}`
+  if (r.storage !== 'overlay' && r.storage !== 'copy') return `storage is ${describe(r.storage)}, not "overlay" or "copy"`
+  if (!Number.isInteger(r.idleTimeoutSec) || (r.idleTimeoutSec as number) < 0) return `idleTimeoutSec is ${describe(r.idleTimeoutSec)}, not a whole number of seconds`
+  if (!Array.isArray(r.ports)) return `ports is ${describe(r.ports)}, not a list`
+  for (const [i, e] of r.ports.entries()) {
+    const ok =
+      typeof e === 'object' &&
+      e !== null &&
+      Number.isInteger(e.port) &&
+      e.port >= 1 &&
+      e.port <= 65535 &&
+      typeof e.service === 'string' &&
+      (e.address === undefined || typeof e.address === 'string')
+    if (!ok) return `ports[${i}] is not {port, service, address?}`
+  }
+  return value as ContainerRecord
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing'
+  const text = JSON.stringify(value)
+  return text.length > 20 ? `${text.slice(0, 19)}…` : text
+}
+
 export async function writeContainer(root: string, record: ContainerRecord): Promise<void> {
   await writeJsonAtomic(containerPaths(root, record.name).record, record)
 }
 
-/** Every container with a complete record; half-made directories (no record) are not containers. */
-export async function listContainers(root: string): Promise<ContainerRecord[]> {
-  let entries: string[]
+/**
+ * Every container, whole or broken, sorted by name; half-made directories (no record) and hidden
+ * ones (.removing-*) are not containers. Read one after another: with a thousand containers, a
+ * thousand reads at once grow the heap of a long-lived process for good.
+ */
+export async function listContainerEntries(root: string): Promise<ContainerEntry[]> {
+  let names: string[]
   try {
-    entries = await readdir(layout(root).containers)
+    names = await readdir(layout(root).containers)
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return []
     throw error
   }
-  const records = await Promise.all(entries.filter((e) => !e.startsWith('.')).map((name) => readContainer(root, name)))
-  return records.filter((r): r is ContainerRecord => r !== undefined).sort((a, b) => a.name.localeCompare(b.name))
+  const entries: ContainerEntry[] = []
+  for (const name of names.filter((e) => !e.startsWith('.')).sort((a, b) => a.localeCompare(b))) {
+    const entry = await readContainerEntry(root, name)
+    if (entry) entries.push(entry)
+  }
+  return entries
+}
+
+/** Every container with a whole record (broken ones are left out: see listContainerEntries). */
+export async function listContainers(root: string): Promise<ContainerRecord[]> {
+  return (await listContainerEntries(root)).flatMap((e) => (isBroken(e) ? [] : [e.record]))
+}
+
+/**
+ * For a listing that takes records only (the activator's status): a broken container as a record
+ * with nothing in it but its name and `damaged`, which storeStatus (status/collect.ts) shows as
+ * broken. Never to be acted on: nothing but a listing may see it.
+ */
+export function listingRecord(entry: ContainerEntry): ContainerRecord {
+  if (!isBroken(entry)) return entry.record
+  const placeholder = {name: entry.name, distro: '', release: '', image: '', storage: 'overlay', profile: '', createdAt: '', ports: [], idleTimeoutSec: 0}
+  return Object.assign(placeholder, {damaged: entry.damaged}) as ContainerRecord
+}
+
+/** The reason a record from listingRecord is broken; undefined for a whole one. */
+export function damagedReason(record: ContainerRecord): string | undefined {
+  const damaged = (record as {damaged?: unknown}).damaged
+  return typeof damaged === 'string' ? damaged : undefined
 }
 
 export function describeExposure(e: Exposure): string {

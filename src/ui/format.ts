@@ -48,8 +48,9 @@ export function formatPorts(c: ContainerStatus): string {
   return c.ports.length === 0 ? '-' : c.ports.map((p) => describeExposure(p)).join(',')
 }
 
-/** "listening (idle)": the state, and why it last stopped when it is not running. */
+/** "listening (idle)": the state, and why it last stopped when it is not running; "broken (why)". */
 export function formatState(c: ContainerStatus): string {
+  if (c.state === 'broken') return c.lastError ? `broken (${c.lastError})` : 'broken'
   const off = c.state === 'stopped' || c.state === 'listening'
   return off && c.lastStopReason ? `${c.state} (${c.lastStopReason})` : c.state
 }

@@ -9,6 +9,7 @@ const STATE_COLOUR: Record<ContainerState, Colour> = {
   stopping: 'yellow',
   listening: 'cyan',
   stopped: 'gray',
+  broken: 'red',
 }
 
 export function stateColour(state: ContainerState, color: boolean): Colour | undefined {
