@@ -85,7 +85,10 @@ export abstract class CtrCommand extends Command {
       process.stderr.write(`ctr: ${ctrError.message}\n`)
       for (const hint of ctrError.hints) process.stderr.write(`  ${hint.replaceAll('\n', '\n  ')}\n`)
     }
-    if (isDebug()) process.stderr.write(`${(ctrError.cause as Error | undefined)?.stack ?? ctrError.stack}\n`)
+    // A parse error comes before --debug is applied: read it from the argv (before any --).
+    const end = this.argv.indexOf('--')
+    const debugFlag = (end < 0 ? this.argv : this.argv.slice(0, end)).includes('--debug')
+    if (isDebug() || debugFlag) process.stderr.write(`${(ctrError.cause as Error | undefined)?.stack ?? ctrError.stack}\n`)
     return this.exit(ctrError.exitCode)
   }
 }
