@@ -166,3 +166,70 @@ export function capabilityBoundingSet(pid: number): bigint | undefined {
     return undefined
   }
 }
+
+/** Start time of PID (field 22 of /proc/PID/stat, ticks since boot): with the pid, it names one process for good. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The name (field 2) may hold spaces and parentheses: fields are counted after its last ")".
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
+/** The arguments of PID (argv[0] as it set it), or undefined when it is gone or a zombie. */
+export function processArgv(pid: number): string[] | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    return text ? text.replace(/\0$/, '').split('\0') : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export interface ProcessEntry {
+  pid: number
+  argv: string[]
+  /** Where /proc/PID/root points (the tree, for a container's processes). */
+  root?: string
+}
+
+/**
+ * One scan of /proc: every live process with its arguments and root. What a starting activator
+ * needs to know at once about every container (which trees still run, which inits lost their
+ * nspawn, which socket holder is its own) comes from this one read, not one scan per container.
+ */
+export function scanProcesses(): ProcessEntry[] {
+  const entries: ProcessEntry[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const pid = Number(name)
+    const argv = processArgv(pid)
+    if (!argv) continue
+    let root: string | undefined
+    try {
+      root = readlinkSync(`/proc/${pid}/root`)
+    } catch {}
+    entries.push({pid, argv, root})
+  }
+  return entries
+}
+
+/** The directory an nspawn command line boots (-D DIR, --directory DIR or --directory=DIR). */
+export function nspawnTree(argv: readonly string[]): string | undefined {
+  if (!argv[0]?.endsWith('systemd-nspawn')) return undefined
+  const at = argv.findIndex((a) => a === '-D' || a === '--directory')
+  const dir = at >= 0 ? argv[at + 1] : argv.find((a) => a.startsWith('--directory='))?.slice('--directory='.length)
+  return dir?.replace(/\/+$/, '')
+}
+
+/** Whether PID is PID 1 of its own pid namespace (the last NSpid is 1): a container's init. */
+export function isNamespaceInit(pid: number): boolean {
+  try {
+    const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1].trim().split(/\s+/)
+    return nspid !== undefined && nspid.length > 1 && nspid[nspid.length - 1] === '1'
+  } catch {
+    return false
+  }
+}

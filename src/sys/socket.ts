@@ -51,6 +51,8 @@ const c = {
   read: () => fn('long read(int fd, void *buf, unsigned long count)'),
   write: () => fn('long write(int fd, const void *buf, unsigned long count)'),
   accept4: () => fn('int accept4(int fd, void *addr, void *len, int flags)'),
+  getsockname: () => fn('int getsockname(int fd, void *addr, _Inout_ uint32_t *len)'),
+  getsockopt: () => fn('int getsockopt(int fd, int level, int name, void *value, _Inout_ uint32_t *len)'),
 }
 
 /** The bytes of an IPv4 or IPv6 address in text form, or undefined when it is neither. */
@@ -161,6 +163,23 @@ export function canBind(port: number, address = '::'): {ok: true} | {ok: false; 
 
 function check(call: string, result: number): void {
   if (result < 0) throw new SyscallError(call, errno())
+}
+
+const SO_ACCEPTCONN = 30
+
+/**
+ * The local port of FD when it is a listening TCP socket, else undefined: what a socket taken back
+ * from another process (pidfd_getfd) is checked against before it is held again.
+ */
+export function listeningPort(fd: number): number | undefined {
+  const flag = Buffer.alloc(4)
+  const flagLength = [4]
+  if ((c.getsockopt()(fd, SOL_SOCKET, SO_ACCEPTCONN, flag, flagLength) as number) !== 0 || flag.readInt32LE(0) !== 1) return undefined
+  const address = Buffer.alloc(28)
+  const length = [28]
+  if ((c.getsockname()(fd, address, length) as number) !== 0) return undefined
+  const family = address.readUInt16LE(0)
+  return family === AF_INET || family === AF_INET6 ? address.readUInt16BE(2) : undefined
 }
 
 export function closeFd(fd: number): void {
