@@ -4,7 +4,8 @@
  * that needs mounting loads rootfs/mount.ts, and with it exec.ts and execa (about 6 MB and, without
  * the JIT, over 100 ms to load: not something the first connection should wait for every time).
  */
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
+import {CtrError} from '../errors.js'
 import type {ContainerRecord} from '../store/containers.js'
 import {containerPaths} from '../store/paths.js'
 
@@ -19,8 +20,18 @@ export function mountPoints(mountinfo: string): Set<string> {
   )
 }
 
+/**
+ * The tree to boot, mounted if it needs to be. Refused when the container's record is gone: ctr rm
+ * hides the whole directory before the activator lets the container go, so a connection that comes
+ * in between must not boot it, let alone mount (and so make again) a directory that was removed.
+ */
 export async function prepareTree(root: string, record: ContainerRecord): Promise<string> {
-  const {rootfs} = containerPaths(root, record.name)
+  const paths = containerPaths(root, record.name)
+  const {rootfs} = paths
+  // One stat, synchronous like the mountinfo read below: well under the cost of a pool round trip.
+  if (!existsSync(paths.record)) {
+    throw new CtrError('NOT_FOUND', `${record.name} has no record any more (removed?): not booting it`, {hints: ['see what there is: ctr ls']})
+  }
   if (record.storage === 'copy') return rootfs
   // Read synchronously: half a millisecond, against two to four for a round trip through libuv's pool.
   if (mountPoints(readFileSync('/proc/self/mountinfo', 'utf8')).has(rootfs)) return rootfs

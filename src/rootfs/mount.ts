@@ -2,8 +2,8 @@
  * A container's tree: an overlay of the cached base (lower, read-only, shared) and the
  * container's own upper dir, mounted at containers/NAME/rootfs; or a plain copy there (--copy).
  */
-import {readFile} from 'node:fs/promises'
-import {mkdir} from 'node:fs/promises'
+import {lstat, mkdir, readFile} from 'node:fs/promises'
+import {CtrError, errnoCode} from '../errors.js'
 import {run} from '../exec.js'
 import type {ContainerRecord} from '../store/containers.js'
 import {containerPaths, imagePaths} from '../store/paths.js'
@@ -22,14 +22,55 @@ export function overlayMountArgv(lower: string, upper: string, work: string, tar
   return ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, target]
 }
 
-/** Makes sure the container's tree is in place (mounts the overlay if needed); returns its path. */
+/**
+ * Makes sure the container's tree is in place (mounts the overlay if needed); returns its path.
+ * Never makes the container's own directory: one that is gone was removed (ctr rm hides it first),
+ * and making it again, with an empty upper dir, would boot a bare base in the removed one's place.
+ * A directory that has a tree but no record any more is refused too: it is not a container.
+ */
 export async function mountRootfs(root: string, record: Pick<ContainerRecord, 'name' | 'image' | 'storage'>): Promise<string> {
   const paths = containerPaths(root, record.name)
-  if (record.storage === 'copy') return paths.rootfs
+  if (record.storage === 'copy') {
+    await requireContainer(paths, record.name)
+    return paths.rootfs
+  }
   if (await isMountPoint(paths.rootfs)) return paths.rootfs
-  await Promise.all([paths.upper, paths.work, paths.rootfs].map((d) => mkdir(d, {recursive: true})))
+  await requireContainer(paths, record.name)
+  for (const dir of [paths.upper, paths.work, paths.rootfs]) {
+    try {
+      // Not recursive: if the container's directory went away meanwhile, this fails (ENOENT).
+      await mkdir(dir)
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') throw gone(record.name)
+      if (errnoCode(error) !== 'EEXIST') throw error
+    }
+  }
   await run(overlayMountArgv(imagePaths(root, record.image).tree, paths.upper, paths.work, paths.rootfs))
   return paths.rootfs
+}
+
+/**
+ * The container's directory is there, and it has its record or is being made: create makes the
+ * directory, then the overlay (here), then writes the record last, so a directory with no record
+ * and no upper dir yet is a create in progress, while one with an upper dir but no record is a
+ * removal or debris.
+ */
+async function requireContainer(paths: ReturnType<typeof containerPaths>, name: string): Promise<void> {
+  const dir = await lstat(paths.dir).catch(() => undefined)
+  if (!dir?.isDirectory()) throw gone(name)
+  if (await exists(paths.record)) return
+  if (await exists(paths.upper)) throw gone(name)
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  )
+}
+
+function gone(name: string): CtrError {
+  return new CtrError('NOT_FOUND', `${name} has no record any more (removed?): not mounting its tree`, {hints: ['see what there is: ctr ls']})
 }
 
 export async function unmountRootfs(root: string, name: string): Promise<void> {
