@@ -47,6 +47,8 @@ export class SocketWatcher {
   private readonly poll: (set: Buffer, timeoutMs: number) => Promise<number>
   /** The pause after the last failed poll; undefined while polls succeed. */
   private backoffMs?: number
+  /** Ends the pause after a failed poll early: the set changed (it may poll fine now) or close(). */
+  private pause?: AbortController
   private running = false
   private closed = false
   private loopDone: Promise<void> = Promise.resolve()
@@ -89,11 +91,13 @@ export class SocketWatcher {
   async close(): Promise<void> {
     this.closed = true
     this.groups.clear()
+    this.pause?.abort()
     signalEventFd(this.wakeFd)
     await this.loopDone
   }
 
   private changed(): void {
+    this.pause?.abort()
     if (this.running) signalEventFd(this.wakeFd)
     else this.startLoop()
   }
@@ -198,7 +202,9 @@ export class SocketWatcher {
     const why = result < 0 ? `errno ${code}${ERRNO_NAMES[code] ? ` (${ERRNO_NAMES[code]})` : ''}` : 'a rejected call'
     const limit = code === 22 ? ': more fds than the open-file limit (RLIMIT_NOFILE) allows' : ''
     this.log(`activator: poll of ${fds.length} fds failed: ${why}${limit}; trying again in ${this.backoffMs} ms`)
-    await sleep(this.backoffMs)
+    this.pause = new AbortController()
+    await sleep(this.backoffMs, undefined, {signal: this.pause.signal}).catch(() => {})
+    this.pause = undefined
   }
 
   /** FD (of group KEY) is not open: nothing it was watched for can happen; stop watching it. */
