@@ -22,7 +22,7 @@ import type {Progress} from '../distros/types.js'
 import {CtrError, errnoCode} from '../errors.js'
 import {validateImageId, validateRelease} from '../names.js'
 import {imagePaths} from '../store/paths.js'
-import {blocksFor, freeSpace, isNoSpace, marginBytes, noSpace, spaceBudget, type Space} from '../store/space.js'
+import {blocksFor, freeSpace, isFull, isNoSpace, noSpace, spaceBudget, type Space} from '../store/space.js'
 import {imageId, readImage, stageImage, type ImageHooks, type ImageRecord} from './images.js'
 import {readInTree, resolveInTree, symlinkInTree} from './tree-fs.js'
 
@@ -244,7 +244,7 @@ async function extract(source: string, dir: string, hooks: ImageHooks, space: Sp
     const short = FILE_TYPES.has(want.type) && (!info?.isFile() || info.size !== want.size)
     if (!info || short || (want.type === 'Directory' && !info.isDirectory())) {
       const now = await freeSpace(dir)
-      if (now.freeBytes < marginBytes(now) || now.freeInodes === 0) throw noSpace(now)
+      if (isFull(now)) throw noSpace(now)
       const found = !info ? 'is missing' : short ? `has ${info.isFile() ? info.size : 0} of its ${want.size} bytes` : 'is not a directory'
       throw new CtrError('INVALID_IMAGE', `unpacking ${source} went wrong: /${rel} ${found}`, {hints: ['nothing was kept; try again, and check the disk (dmesg) if it happens again']})
     }

@@ -16,7 +16,7 @@ import {listContainers} from '../store/containers.js'
 import {withLock} from '../store/lock.js'
 import {assertUnderRoot, imagePaths, layout} from '../store/paths.js'
 import {prepareRoot} from '../store/root.js'
-import {freeSpace, isNoSpace, isSpaceReport, noSpace, requireSpace, type Space} from '../store/space.js'
+import {freeSpace, isFull, isNoSpace, isSpaceReport, noSpace, requireSpace, type Space} from '../store/space.js'
 import {removeTree} from '../store/sweep.js'
 import {validateImageId, validateMirror, validatePackages, validateRelease} from '../names.js'
 import {removeInTree, writeInTree} from './tree-fs.js'
@@ -144,8 +144,11 @@ export async function stageImage(
       hooks.onProgress?.({fraction: 1, label: 'done'})
       return record
     } catch (error) {
-      // A write that failed for want of space: say what is free at that moment, before cleaning up.
-      const full = isNoSpace(error) && !isSpaceReport(error) ? noSpace(await freeSpace(staging).catch(() => space), undefined, error) : undefined
+      // A write that failed for want of space says what is free at that moment, before cleaning
+      // up; so does any failure while the disk is full, since tools hide ENOSPC behind their own
+      // words (debootstrap: "Tried to extract package, but file already exists").
+      const now = await freeSpace(staging).catch(() => undefined)
+      const full = !isSpaceReport(error) && (isNoSpace(error) || (now && isFull(now))) ? noSpace(now ?? space, undefined, error) : undefined
       await removeTree(root, staging)
       if (hooks.signal?.aborted) throw new CtrError('INTERRUPTED', `making image ${id} was interrupted; nothing was kept`)
       throw full ?? error

@@ -75,6 +75,11 @@ export function isNoSpace(error: unknown): boolean {
   return /No space left on device|Disk quota exceeded/i.test(String((error as {message?: string})?.message ?? ''))
 }
 
+/** Whether the filesystem is full now: less than the margin free, or no inode left. */
+export function isFull(space: Space): boolean {
+  return space.freeBytes < marginBytes(space) || space.freeInodes === 0
+}
+
 /** Throws NO_SPACE unless NEEDED bytes fit on PATH's filesystem with the margin to spare. */
 export async function requireSpace(path: string, neededBytes = 0): Promise<Space> {
   const space = await freeSpace(path)

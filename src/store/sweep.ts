@@ -68,9 +68,9 @@ export async function removeTree(root: string, path: string): Promise<void> {
     target = trash
   } catch (error) {
     const code = errnoCode(error)
-    if (code === 'ENOENT') return
-    // EXDEV (tmp/ on another filesystem), ENOENT of tmp/: remove it where it is.
-    if (code !== 'EXDEV' && code !== 'ENOTDIR') throw error
+    if (code === 'ENOENT' && !(await exists(path))) return
+    // EXDEV (tmp/ on another filesystem), no tmp/ (ENOENT, ENOTDIR): remove it where it is.
+    if (code !== 'EXDEV' && code !== 'ENOTDIR' && code !== 'ENOENT') throw error
   }
   for (let attempt = 0; ; attempt++) {
     try {

@@ -6,7 +6,7 @@
  */
 import {spawn, type ChildProcess} from 'node:child_process'
 import {createReadStream, existsSync} from 'node:fs'
-import {mkdtemp, readdir, readFile, rm} from 'node:fs/promises'
+import {mkdtemp, readdir, readFile, rm, stat} from 'node:fs/promises'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {execa} from 'execa'
@@ -48,9 +48,12 @@ async function processesNaming(path: string): Promise<number[]> {
   return pids
 }
 
+const children: ChildProcess[] = []
+
 function start(root: string, args: string[]): ChildProcess & {exited: Promise<NodeJS.Signals | number | null>} {
   const child = spawn(CTR, [...args, '--root', root], {stdio: ['pipe', 'ignore', 'pipe'], env: {...process.env, NO_COLOR: '1'}})
   child.stdin!.on('error', () => {})
+  children.push(child)
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)))
   return Object.assign(child, {exited})
 }
@@ -70,6 +73,8 @@ describe.skipIf(reason)('what a killed ctr leaves is swept by the next one (real
   })
 
   afterAll(async () => {
+    // A ctr of a failed case may still wait for its input: stopped by its pid.
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     for (const root of roots) await destroyTestRoot(root)
     if (work) await rm(work, {recursive: true, force: true})
     if (keys) await rm(keys.dir, {recursive: true, force: true})
@@ -103,6 +108,9 @@ describe.skipIf(reason)('what a killed ctr leaves is swept by the next one (real
     expect(await readdir(layout(root).containers)).toEqual(['next'])
     expect(await readdir(layout(root).tmp)).toEqual([])
     expect(await names(root)).toEqual(['next'])
+    // makeTestRoot made images/ 0755, as an older ctr did: the locked command tightened it.
+    const modes = await Promise.all(['', 'images', 'tmp', 'containers', 'activator'].map(async (d) => ((await stat(join(root, d))).mode & 0o777).toString(8)))
+    expect(modes).toEqual(['700', '700', '700', '700', '700'])
   })
 
   it('SIGKILL of an overlay create while it makes host keys: its mount and tmp/hostkeys-* go at the next create', async () => {
@@ -130,13 +138,14 @@ describe.skipIf(reason)('what a killed ctr leaves is swept by the next one (real
     const root = await mkdtemp('/var/tmp/ctr-test-root-')
     roots.push(root)
     const staging = join(layout(root).tmp, 'image-debian-bookworm')
+    /** Pipes the archive (its first LIMIT bytes) to CHILD; resolves when they are read. */
     const feed = (child: ChildProcess, limit = Infinity) => {
       const input = createReadStream(archive, {end: limit === Infinity ? undefined : limit - 1})
       input.pipe(child.stdin!, {end: limit === Infinity})
-      return input
+      return new Promise((resolve) => input.on('end', resolve))
     }
     const killed = start(root, ['images', 'import', '-', '--distro', 'debian'])
-    feed(killed)
+    void feed(killed)
     await until('50 MB unpacked', async () => existsSync(staging) && (await du(staging)) > 50 * MB)
     killed.kill('SIGKILL')
     expect(await killed.exited).toBe('SIGKILL')
@@ -158,7 +167,7 @@ describe.skipIf(reason)('what a killed ctr leaves is swept by the next one (real
     const other = await ctr(root, ['rm', 'ghost', '--force'])
     expect(other.stderr).toMatch(/no container named ghost/)
     expect(existsSync(staging)).toBe(true)
-    await new Promise((resolve) => head.on('end', resolve))
+    await head
     createReadStream(archive, {start: 60 * 1024 * 1024}).pipe(live.stdin!)
     expect(await live.exited).toBe(0)
     expect(await imageIds(root)).toEqual(['debian-bookworm'])

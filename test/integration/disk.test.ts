@@ -2,8 +2,9 @@
  * A full disk, for real: each case mounts a small tmpfs (size=300m, or fewer inodes) and makes it
  * the state root, then runs the built CLI against it: an import of the real base exported from the
  * run's cache, one with a 150 MB file at its end, a gzip bomb (3 GB of zeros) made on the fly, an
- * import whose disk is filled by someone else while it writes, and create --copy and overlay on
- * filesystems that cannot hold them. Each must fail in one line with NO_SPACE and keep nothing.
+ * import whose disk is filled by someone else while it writes, a real debootstrap that fills it,
+ * and create --copy and overlay on filesystems that cannot hold them. Each must fail in one line
+ * with NO_SPACE and keep nothing.
  */
 import {spawn} from 'node:child_process'
 import {createReadStream, createWriteStream} from 'node:fs'
@@ -109,7 +110,9 @@ describe.skipIf(reason)('a full disk (a real tmpfs as state root)', () => {
 
   /** One line saying the filesystem is full (plus a hint), exit 1; returns the MB it says are free. */
   function saysFull(result: {exitCode?: number; stderr: string}): number {
-    const lines = result.stderr.trim().split('\n')
+    // (A bootstrap's progress lines come first, when stderr is not a terminal.)
+    const all = result.stderr.trim().split('\n')
+    const lines = all.slice(Math.max(0, all.findIndex((line) => line.startsWith('ctr: '))))
     expect(result.exitCode, result.stderr).toBe(1)
     expect(lines[0]).toMatch(FULL)
     expect(lines.length).toBeLessThanOrEqual(2)
@@ -211,6 +214,16 @@ describe.skipIf(reason)('a full disk (a real tmpfs as state root)', () => {
     const code = await exited
     saysFull({exitCode: code ?? undefined, stderr})
     console.log(`disk filled mid-import: "${stderr.split('\n')[0]}"`)
+    await nothingKept(root)
+  })
+
+  it('a bootstrap that fills the disk says so (debootstrap said "file already exists") and keeps nothing', async () => {
+    // The real debootstrap from the real mirror: the downloads and the first packages fill 100 MB.
+    const {root} = await tmpfs('size=100m')
+    const started = Date.now()
+    const result = await ctr(root, ['create', 'debian', 'boot', '--ssh-key', keys.pub])
+    saysFull(result)
+    console.log(`bootstrap on a 100 MB tmpfs: "${result.stderr.trim().split('\n').at(-2)}" after ${Date.now() - started} ms`)
     await nothingKept(root)
   })
 
