@@ -11,10 +11,10 @@ import {CtrError} from '../errors.js'
 import {nspawnArgv} from '../nspawn/argv.js'
 import type {ContainerHistory, ContainerStatus} from '../status/types.js'
 import type {ContainerRecord} from '../store/containers.js'
-import {signal} from '../sys/process.js'
 import {dropQueued, isReadable} from '../sys/socket.js'
 import {armSockets, releaseSockets, sameSocket, type HeldSocket} from './held-sockets.js'
-import {hearsSignal, containerLeader, processName, processTree, residentBytes, type TcpRow} from './proc.js'
+import {containerLeader, processName, processTree, residentBytes, type TcpRow} from './proc.js'
+import {Poweroff} from './poweroff.js'
 import {consoleLog} from './protocol.js'
 import {spawnNspawn, type SpawnDeps, type SpawnedContainer} from './spawn-nspawn.js'
 import {afterExit, describeExit, rebootLoopMessage, type RebootPolicy, type StopRequest} from './transitions.js'
@@ -46,16 +46,6 @@ const WAKE_PROBE_MS = 5
 const WAKE_PROBE_LIMIT_MS = 60_000
 /** A container up this long has booted, even if no connection measured it. */
 const SERVED_AFTER_MS = 15_000
-/**
- * What nspawn sends the container's systemd on SIGTERM (its --kill-signal for -b): SIGRTMIN+3, 37
- * with glibc. PID 1 of a namespace drops a signal it has no handler for, so one that arrives in the
- * first tens of ms of a boot, before systemd blocks it for its signalfd, is lost, and the container
- * boots on as if nothing were asked (seen: a stop 30-80 ms into a boot hung until the kill timer).
- */
-const CONTAINER_POWEROFF_SIGNAL = 37
-/** While stopping, how often to check that the container's systemd heard the poweroff. */
-const POWEROFF_REPEAT_MS = 100
-
 export class HeldContainer {
   state: HeldState = 'listening'
   private sockets: HeldSocket[]
@@ -65,8 +55,7 @@ export class HeldContainer {
   private bootStartedAt?: number
   private served = false
   private stopRequest?: StopRequest
-  private killTimer?: NodeJS.Timeout
-  private poweroffRepeat?: NodeJS.Timeout
+  private poweroff?: Poweroff
   private leader?: {nspawn: number; pid: number}
   private wakeProbe?: NodeJS.Timeout
   /** A reboot the container asked for, waiting out its back-off (see afterReboot). */
@@ -209,39 +198,11 @@ export class HeldContainer {
     if (this.pid !== undefined && this.state !== 'stopping') {
       this.state = 'stopping'
       this.ctx.log(`${this.name}: powering off (${request.reason}${request.keepPorts ? ', ports stay held' : ''})`)
-      // A systemd that already hears it gets nspawn's signal; one still starting may drop it.
-      const heard = this.systemdHearsPoweroff()
-      signal(this.pid, 'SIGTERM')
-      if (!heard) this.poweroffRepeat = setInterval(() => this.repeatPoweroff(), POWEROFF_REPEAT_MS)
-      this.killTimer = setTimeout(() => {
-        this.ctx.log(`${this.name}: no poweroff after ${this.ctx.stopTimeoutMs} ms, killing it`)
-        if (this.pid === undefined) return
-        // The container's init first: it would outlive a SIGKILLed nspawn (seen in CI) and keep
-        // the passed sockets, so the port stays taken. Killing PID 1 of the namespace ends it all.
-        const leader = containerLeader(this.pid)
-        if (leader !== undefined) signal(leader, 'SIGKILL')
-        signal(this.pid, 'SIGKILL')
-      }, this.ctx.stopTimeoutMs)
+      this.poweroff = new Poweroff({name: this.name, nspawnPid: this.pid, leaderPid: () => this.leaderPid(), timeoutMs: this.ctx.stopTimeoutMs, log: this.ctx.log})
+      this.poweroff.start()
     }
     this.state = 'stopping'
     await exited
-  }
-
-  /**
-   * Sends the container's systemd the poweroff signal again, once, as soon as it can hear it: nspawn
-   * forwards SIGTERM as one signal, which a systemd still starting drops. (A second one to a systemd
-   * already shutting down only logs "Received SIGRTMIN+3" once more.)
-   */
-  private repeatPoweroff(): void {
-    if (!this.systemdHearsPoweroff()) return
-    clearInterval(this.poweroffRepeat)
-    signal(this.leaderPid()!, CONTAINER_POWEROFF_SIGNAL)
-  }
-
-  /** The container's PID 1 is systemd and receives the poweroff signal (blocked for its signalfd). */
-  private systemdHearsPoweroff(): boolean {
-    const leader = this.leaderPid()
-    return leader !== undefined && processName(leader) === 'systemd' && hearsSignal(leader, CONTAINER_POWEROFF_SIGNAL)
   }
 
   /** Closes the held sockets, once no poll holds them any more; the container is no longer held. */
@@ -299,8 +260,8 @@ export class HeldContainer {
 
   private finishExit(code: number | null, signalName: NodeJS.Signals | null): void {
     if (!this.spawned && this.state !== 'booting' && this.state !== 'stopping') return
-    clearTimeout(this.killTimer)
-    clearInterval(this.poweroffRepeat)
+    this.poweroff?.cancel()
+    this.poweroff = undefined
     clearTimeout(this.wakeProbe)
     const ranMs = this.bootStartedAt === undefined ? 0 : Date.now() - this.bootStartedAt
     const decision = afterExit({

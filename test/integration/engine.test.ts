@@ -156,6 +156,17 @@ describe.skipIf(reason)('engine defects (real containers)', () => {
       expect(await nspawnPidsFor(tree)).toEqual([])
       const console = await readFile(join(layout(root).activatorDir, 'loop.console.log'), 'utf8').catch(() => '')
       expect(console).toMatch(/reboot/i)
+      // The next try starts from zero; a stop during one of its pauses calls the reboot off.
+      lines.length = 0
+      await loop.boot()
+      while (!lines.some((l) => l.includes('booting again in')) && Date.now() < deadline + 60_000) await sleep(20)
+      expect(loop.state).toBe('booting')
+      await loop.stop({keepPorts: true, reason: 'user'})
+      expect(lines.at(-1)).toMatch(/loop: reboot called off \(user\)$/)
+      expect(loop.state).toBe('listening')
+      expect(loop.history.lastStopReason).toBe('user')
+      await sleep(500)
+      expect(await nspawnPidsFor(tree)).toEqual([])
     } finally {
       await loop.stop({keepPorts: false, reason: 'user'})
       await watcher.close()
