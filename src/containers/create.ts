@@ -14,7 +14,7 @@ import {ensureImage, imageId, readImage, type ImageRecord} from '../rootfs/image
 import {mountRootfs, unmountRootfs} from '../rootfs/mount.js'
 import {DEFAULT_PROFILE, getProfile} from '../rootfs/profiles.js'
 import {getService} from '../units/services.js'
-import {type ContainerRecord, type Exposure, listContainers, readContainer, writeContainer} from '../store/containers.js'
+import {type ContainerRecord, type Exposure, listContainerEntries, readContainer, writeContainer} from '../store/containers.js'
 import {withLock} from '../store/lock.js'
 import {containerPaths, imagePaths, layout} from '../store/paths.js'
 import {freeSpace, isNoSpace, isSpaceReport, noSpace, requireSpace} from '../store/space.js'
@@ -86,7 +86,8 @@ export async function createContainer(root: string, options: CreateOptions, hook
 
   hooks.onPhase?.('customize')
   return withLock(layout(root).lockFile, async () => {
-    const taken = new Set((await listContainers(root)).map((c) => c.name))
+    // Broken containers too: a picked name would discard the directory of one whose record is damaged.
+    const taken = new Set((await listContainerEntries(root)).map((c) => c.name))
     const name = options.name ?? pickName(distro.recipe.name, taken)
     if (taken.has(name)) throw exists(name)
     await assertPortsAvailable(root, options.ports ?? [])

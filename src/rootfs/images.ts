@@ -12,7 +12,7 @@ import type {Progress} from '../distros/types.js'
 import {CtrError, errnoCode} from '../errors.js'
 import {run, requireProgram, tail} from '../exec.js'
 import {readJson, writeJsonAtomic} from '../store/atomic.js'
-import {listContainers} from '../store/containers.js'
+import {isBroken, listContainerEntries, listContainers} from '../store/containers.js'
 import {withLock} from '../store/lock.js'
 import {assertUnderRoot, imagePaths, layout} from '../store/paths.js'
 import {prepareRoot} from '../store/root.js'
@@ -203,7 +203,8 @@ export async function removeImage(root: string, id: string): Promise<ImageRecord
       const ids = (await listImages(root)).map((i) => i.id)
       throw new CtrError('NOT_FOUND', `no image ${id}`, {hints: [ids.length > 0 ? `cached images: ${ids.join(', ')}` : 'there are no cached images']})
     }
-    const users = (await listContainers(root)).filter((c) => c.image === id).map((c) => c.name)
+    // A container whose record is damaged may be using it: its image is unknown, so it counts.
+    const users = (await listContainerEntries(root)).filter((e) => isBroken(e) || e.record.image === id).map((e) => e.name)
     if (users.length > 0) {
       throw new CtrError('IN_USE', `image ${id} is used by ${users.join(', ')}`, {hints: [`remove those containers first: ctr rm ${users.join(' ')}`]})
     }

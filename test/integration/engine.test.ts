@@ -5,7 +5,7 @@
  * (exit 133 for ever, no pause, before).
  */
 import {existsSync} from 'node:fs'
-import {readdir, readFile} from 'node:fs/promises'
+import {mkdir, readdir, readFile, writeFile} from 'node:fs/promises'
 import {connect} from 'node:net'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -172,5 +172,21 @@ describe.skipIf(reason)('engine defects (real containers)', () => {
       await watcher.close()
     }
     expect((await removeContainers(root, ['loop']))[0].removed).toBe(true)
+  }, 300_000)
+
+  it('ctr create without a name passes over a broken container: its directory is kept', async () => {
+    const broken = containerPaths(root, 'debian-1')
+    await mkdir(join(broken.upper, 'root'), {recursive: true})
+    await writeFile(join(broken.upper, 'root', 'data'), 'precious\n')
+    await writeFile(broken.record, '{"name": "debian-1", ')
+    // Before, the name was taken for free, and create discarded the broken container's directory.
+    const made = await createContainer(root, {distro: 'debian'})
+    expect(made.container.name).toBe('debian-2')
+    expect(await readFile(join(broken.upper, 'root', 'data'), 'utf8')).toBe('precious\n')
+    await expect(createContainer(root, {distro: 'debian', name: 'debian-1'})).rejects.toMatchObject({code: 'DAMAGED', message: expect.stringMatching(/^debian-1's record is damaged \(invalid JSON/)})
+    expect(await removeContainers(root, ['debian-1', 'debian-2'])).toEqual([
+      {name: 'debian-1', removed: true},
+      {name: 'debian-2', removed: true},
+    ])
   }, 300_000)
 })
