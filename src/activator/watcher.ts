@@ -209,7 +209,8 @@ export class SocketWatcher {
 
   /** FD (of group KEY) is not open: nothing it was watched for can happen; stop watching it. */
   private dropGroup(key: string, fd: number): void {
-    if (!this.groups.has(key)) return
+    // Watched anew meanwhile with other fds (a refresh): that group is not the one to blame.
+    if (!this.groups.get(key)?.fds.includes(fd)) return
     this.log(`activator: fd ${fd} of ${key} is not open; ${key} is no longer watched`)
     this.groups.delete(key)
   }
