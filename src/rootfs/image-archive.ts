@@ -10,7 +10,7 @@
  * Device nodes, fifos and sockets are left out both ways: nspawn gives a container its own /dev.
  * Extended attributes (file capabilities, ACLs) are not carried.
  */
-import {createReadStream, createWriteStream, type Stats} from 'node:fs'
+import {createWriteStream, type Stats} from 'node:fs'
 import {chmod, lchown, lstat, rename, rm, stat} from 'node:fs/promises'
 import {join, posix} from 'node:path'
 import {PassThrough, type Readable, type Writable} from 'node:stream'
@@ -24,6 +24,7 @@ import {validateImageId, validateRelease} from '../names.js'
 import {imagePaths} from '../store/paths.js'
 import {blocksFor, freeSpace, isFull, isNoSpace, noSpace, spaceBudget, type Space} from '../store/space.js'
 import {imageId, readImage, stageImage, type ImageHooks, type ImageRecord} from './images.js'
+import {downloadError, isDownloadError, openSource} from './archive-source.js'
 import {readInTree, resolveInTree, symlinkInTree} from './tree-fs.js'
 
 /** What tar carries: not device nodes, fifos or sockets. */
@@ -266,43 +267,6 @@ function unpackError(source: string, error: Error & {path?: string; code?: strin
   })
 }
 
-async function openSource(source: string, signal?: AbortSignal): Promise<{stream: Readable; total?: number}> {
-  if (source === '-') return {stream: process.stdin}
-  if (/^https?:\/\//.test(source)) {
-    const {default: got} = await import('got')
-    const stream = got.stream(source, {signal, retry: {limit: 0}, timeout: {connect: 15_000, response: 30_000}})
-    // The size is known once the response starts; a failure before that is the request's.
-    const total = await new Promise<number | undefined>((resolve, reject) => {
-      stream.once('response', (response: {headers: Record<string, string | undefined>}) => {
-        const length = Number(response.headers['content-length'])
-        resolve(Number.isFinite(length) && length > 0 ? length : undefined)
-      })
-      stream.once('error', (error) => reject(downloadError(source, error)))
-    })
-    return {stream, total}
-  }
-  let info: Stats
-  try {
-    info = await stat(source)
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') throw new CtrError('NOT_FOUND', `no such file: ${source}`, {hints: ['give a tar archive: a path, or an http(s) URL']})
-    throw error
-  }
-  if (!info.isFile()) throw new CtrError('INVALID_ARGUMENT', `${source} is not a file`, {hints: ['give a tar archive: a path, or an http(s) URL']})
-  return {stream: createReadStream(source), total: info.size}
-}
-
-function downloadError(source: string, error: unknown): CtrError {
-  const e = error as {code?: string; message?: string; response?: {statusCode?: number; statusMessage?: string}}
-  if (e.response?.statusCode) {
-    return new CtrError('DOWNLOAD_FAILED', `${source} answered ${e.response.statusCode} ${e.response.statusMessage ?? ''}`.trimEnd(), {hints: ['check the URL']})
-  }
-  return new CtrError('DOWNLOAD_FAILED', `cannot download ${source}: ${e.code ?? e.message ?? String(error)}`, {
-    hints: ['check the URL, and that this host reaches it (or download it elsewhere and import the file)'],
-    cause: error,
-  })
-}
-
 function rethrow(error: unknown, signal: AbortSignal | undefined, what: string): never {
   if (signal?.aborted) throw new CtrError('INTERRUPTED', `${what} was interrupted; nothing was kept`)
   if (error instanceof CtrError) throw error
@@ -316,10 +280,4 @@ function rethrow(error: unknown, signal: AbortSignal | undefined, what: string):
 
 function notTar(source: string): CtrError {
   return new CtrError('INVALID_IMAGE', `${source} is not a tar archive (plain or gzip)`, {hints: ['give a root filesystem as .tar or .tar.gz, e.g. one written by ctr images export']})
-}
-
-/** got's errors (a request that failed, an HTTP status, a timeout, a body cut short). */
-function isDownloadError(error: unknown): boolean {
-  const name = (error as {name?: string})?.name
-  return name === 'RequestError' || name === 'HTTPError' || name === 'TimeoutError' || name === 'ReadError'
 }
