@@ -3,10 +3,10 @@
  * (an flock held for life), and the held containers restored. `ctr activator` and the background
  * daemon both come here.
  */
-import {chmodSync, closeSync, mkdirSync, openSync, rmSync, writeSync, ftruncateSync} from 'node:fs'
+import {chmodSync, closeSync, openSync, rmSync, writeSync, ftruncateSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
 import {CtrError, isCtrError} from '../errors.js'
-import {layout} from '../store/paths.js'
+import {prepareRoot} from '../store/root.js'
 import {LOCK_EX, LOCK_NB, flock} from '../sys/libc.js'
 import {Activator, type ActivatorOptions} from './activator.js'
 import {pidfdSupported} from './spawn-nspawn.js'
@@ -21,8 +21,8 @@ export interface RunningActivator {
 export async function startActivator(options: ActivatorOptions): Promise<RunningActivator> {
   const {root} = options
   const log = options.log ?? (() => {})
-  mkdirSync(layout(root).activatorDir, {recursive: true, mode: 0o700})
-  chmodSync(layout(root).activatorDir, 0o700)
+  // The root, images/, tmp/, containers/ and activator/ private (0700), an old root tightened.
+  await prepareRoot(root)
   const lockFd = openSync(activatorLockFile(root), 'a+', 0o600)
   if (flock(lockFd, LOCK_EX | LOCK_NB) !== 0) {
     closeSync(lockFd)
