@@ -7,7 +7,7 @@ import {mkdir, rm} from 'node:fs/promises'
 import {getDistro} from '../distros/index.js'
 import type {Progress} from '../distros/types.js'
 import {CtrError} from '../errors.js'
-import {requireProgram, run} from '../exec.js'
+import {requireProgram, run, tail} from '../exec.js'
 import {pickName, validateMirror, validateName, validatePackages, validateRelease} from '../names.js'
 import {customizeTree} from '../rootfs/customize.js'
 import {ensureImage, imageId, readImage, type ImageRecord} from '../rootfs/images.js'
@@ -133,7 +133,10 @@ async function materialize(root: string, record: ContainerRecord, image: ImageRe
   // --reflink=auto: a CoW clone where the file system can, a plain copy elsewhere. --pdeathsig:
   // a cp that outlived a killed ctr would go on filling a directory nobody will keep.
   try {
-    await run(['setpriv', '--pdeathsig', 'KILL', '--', 'cp', '-a', '--reflink=auto', imagePaths(root, image.id).tree, rootfs])
+    await run(['setpriv', '--pdeathsig', 'KILL', '--', 'cp', '-a', '--reflink=auto', imagePaths(root, image.id).tree, rootfs], {
+      classify: ({exitCode, stderr}) =>
+        isNoSpace({message: stderr}) ? undefined : new CtrError('COMMAND_FAILED', `cp failed (exit ${exitCode})${stderr ? `: ${tail(stderr, 1)}` : ''}`),
+    })
   } catch (error) {
     // cp prints a line per file it could not write: one line instead.
     if (isNoSpace(error)) throw noSpace(await freeSpace(rootfs), undefined, error)

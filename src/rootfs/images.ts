@@ -81,7 +81,9 @@ export async function ensureImage(root: string, request: ImageRequest, hooks: Im
     const output: string[] = []
     const request = {release, mirror, target: staging, extraPackages, configDir: `${staging}.config`}
     await writeConfigFiles(request.configDir, distro.bootstrapFiles?.(request) ?? {})
-    await run(distro.bootstrapArgv(request), {
+    // --pdeathsig: a bootstrap that outlived a killed ctr would go on filling a staging dir that
+    // the next ctr sweeps away (its script dies with ctr; the step it ran ends on its own).
+    await run(['setpriv', '--pdeathsig', 'KILL', '--', ...distro.bootstrapArgv(request)], {
       signal: hooks.signal,
       processGroup: true,
       onLine: (line) => {

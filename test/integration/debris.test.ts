@@ -1,7 +1,7 @@
 /**
  * Killed commands leave nothing behind for long: a real `ctr create --copy` is SIGKILLed while cp
- * copies the base, a real overlay create while it makes host keys, a real `ctr images import -`
- * while it unpacks; nothing half-made is listed meanwhile, and the next ctr that takes the lock
+ * copies the base, a real overlay create while it makes host keys, a real create while the real
+ * debootstrap downloads, a real `ctr images import -` while it unpacks; nothing half-made is listed meanwhile, and the next ctr that takes the lock
  * removes what they left, but not what a live import is making.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
@@ -132,6 +132,26 @@ describe.skipIf(reason)('what a killed ctr leaves is swept by the next one (real
     expect(await hostKeys()).toBe(false)
     expect(await mountsUnder(root)).toEqual([victim.rootfs])
     expect(await names(root)).toEqual(['keys'])
+  })
+
+  it('SIGKILL of a create while debootstrap runs: debootstrap stops too, and the next locked ctr removes its staging dir', async () => {
+    const root = await mkdtemp('/var/tmp/ctr-test-root-')
+    roots.push(root)
+    const staging = join(layout(root).tmp, 'image-debian-bookworm')
+    const child = start(root, ['create', 'debian', 'boot', '--ssh-key', keys.pub])
+    await until('debootstrap to download', async () => existsSync(staging) && (await du(staging)) > 10 * MB, 120_000)
+    child.kill('SIGKILL')
+    expect(await child.exited).toBe('SIGKILL')
+    // Its script died with ctr; the download it was running ends on its own.
+    const started = Date.now()
+    await until('no process working in the staging dir', async () => (await processesNaming(staging)).length === 0, 30_000)
+    console.log(`killed bootstrap: ${((await du(staging)) / MB).toFixed(0)} MB left in tmp/, its processes gone ${Date.now() - started} ms after the kill`)
+    expect(await imageIds(root)).toEqual([])
+
+    const rmImage = await ctr(root, ['images', 'rm', 'debian-bookworm'])
+    expect(rmImage.stderr).toMatch(/^ctr: no image debian-bookworm/)
+    expect(await readdir(layout(root).tmp)).toEqual([])
+    expect(await mountsUnder(root)).toEqual([])
   })
 
   it('SIGKILL of images import - mid-unpack: no image is listed, the next locked ctr removes the staging dir, a live import keeps its own', async () => {
