@@ -253,7 +253,16 @@ async function extract(source: string, dir: string, hooks: ImageHooks, space: Sp
     if (want.mode !== undefined && want.type !== 'Link' && (info.mode & 0o7777) !== want.mode) await chmod(host, want.mode)
   }
   for (const link of symlinks) {
-    await symlinkInTree(dir, `/${link.path}`, link.target)
+    await symlinkInTree(dir, `/${link.path}`, link.target).catch((error: unknown) => {
+      // The archive also wrote entries below this path (lib -> usr/lib, then lib/x): a tree no
+      // tar makes, and one whose files would land elsewhere than the archive says.
+      if (['EISDIR', 'EEXIST', 'ENOTEMPTY'].includes(errnoCode(error) ?? '')) {
+        throw new CtrError('INVALID_IMAGE', `${source} has entries below /${entryPath(link.path)}, which it also makes a symlink (to ${link.target})`, {
+          hints: ['nothing was kept; give an archive whose files are not written through its own symlinks'],
+        })
+      }
+      throw error
+    })
     if (link.uid !== undefined && link.gid !== undefined) await lchown(await resolveInTree(dir, `/${link.path}`), link.uid, link.gid)
   }
   return entries
