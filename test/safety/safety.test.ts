@@ -4,7 +4,7 @@
  * tree; every case asserts its exit code, a one-line message, and that nothing outside the state
  * root changed. Ends with a summary printed for the CI log.
  */
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
@@ -14,7 +14,7 @@ import {skipReason} from '../helpers/roots.js'
 import {archiveCases} from './archive-cases.js'
 import {BASE_ID, type Context, type Group} from './context.js'
 import {diskCases} from './disk-cases.js'
-import {runCase, Sentinel, summary, watchedPaths} from './harness.js'
+import {differences, runCase, Sentinel, summary, watchedPaths} from './harness.js'
 import {flagCases, imageIdCases, keyCases, nameCases, portCases, releaseCases} from './inputs.js'
 import {stateCases} from './state-cases.js'
 import {treeCases} from './tree-cases.js'
@@ -55,6 +55,19 @@ describe.skipIf(reason)('safety: hostile input, full disks and killed commands t
     if (work) await rm(work, {recursive: true, force: true})
     if (keys) await rm(keys.dir, {recursive: true, force: true})
   }, 300_000)
+
+  // The sentinel itself: a write outside the root, and a file made and removed again, are both seen.
+  it('the sentinel sees a write beside the root and a lock file made and removed', async () => {
+    const before = await s!.sum()
+    await writeFile(join(s!.P, 'victim.lock'), '')
+    await rm(join(s!.P, 'victim.lock'))
+    const touched = differences(before, await s!.sum())
+    expect(touched.some((d) => d.startsWith(`${s!.P}:`))).toBe(true)
+    const content = await readFile(join(s!.P, 'sibling', 'file'))
+    await writeFile(join(s!.P, 'sibling', 'file'), 'changed\n')
+    expect(differences(before, await s!.sum()).some((d) => d.startsWith(join(s!.P, 'sibling', 'file')))).toBe(true)
+    await writeFile(join(s!.P, 'sibling', 'file'), content)
+  })
 
   for (const group of groups) {
     describe(group.name, () => {

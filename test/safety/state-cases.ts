@@ -218,6 +218,16 @@ export function stateCases(ctx: Context): Group {
         return (eff & ~bounding) !== 0n ? [`the container's own /usr/bin/env ran with CapEff ${eff.toString(16)} (container bounding set fcecafff): ${probe.replaceAll('\n', ' ')}`] : []
       },
     },
+    // c1 runs now (the shell woke it): refusals that name a running container.
+    {
+      name: 'rm -f of a running container: one line naming it once (and JSON only under --json)',
+      args: ['rm', '-f', 'c1'],
+      expectExit: 1,
+      expectCode: 'RUNNING',
+      message: /c1 is running/,
+      check: async (r) => ((r.stderr.split('\n')[0].match(/c1/g) ?? []).length > 1 ? [`the name is said twice: ${JSON.stringify(r.stderr.split('\n')[0])}`] : []),
+    },
+    // (No images rm here: the base is the shared cache linked in, which a defect would delete.)
   ]
   return {
     name: 'state, debris, messages, privileges',
