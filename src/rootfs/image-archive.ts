@@ -200,7 +200,7 @@ async function extract(source: string, dir: string, hooks: ImageHooks, space: Sp
       const size = FILE_TYPES.has(type) ? Number(entry.size ?? 0) : 0
       const bytes = FILE_TYPES.has(type) ? blocksFor(size, space.blockSize) : type === 'Directory' ? space.blockSize : 0
       if (!budget.add(bytes, type === 'Link' ? 0 : 1)) {
-        stop(noSpace(space, budget.announced()))
+        stop(noSpace(space, budget.needed()))
         return false
       }
       expected.set(rel, {entry, type, size, mode: typeof entry.mode === 'number' ? entry.mode & 0o7777 : undefined})

@@ -49,8 +49,9 @@ export function blocksFor(size: number, blockSize: number): number {
 const reports = new WeakSet<object>()
 
 /**
- * NO_SPACE, in one line: what was free (and what was needed, when known). Inodes are named when
- * they ran out first: a tree of many small files can fill a filesystem that still has bytes.
+ * NO_SPACE, in one line: what was free (and what must be free, the margin included, when known).
+ * Inodes are named when they ran out first: a tree of many small files can fill a filesystem that
+ * still has bytes.
  */
 export function noSpace(space: Pick<Space, 'freeBytes' | 'freeInodes'>, neededBytes?: number, cause?: unknown): CtrError {
   const inodes = space.freeInodes !== undefined && space.freeInodes < 64 ? `, ${space.freeInodes} inodes free` : ''
@@ -83,7 +84,7 @@ export function isFull(space: Space): boolean {
 /** Throws NO_SPACE unless NEEDED bytes fit on PATH's filesystem with the margin to spare. */
 export async function requireSpace(path: string, neededBytes = 0): Promise<Space> {
   const space = await freeSpace(path)
-  if (neededBytes > usableBytes(space) || space.freeBytes < marginBytes(space)) throw noSpace(space, neededBytes || undefined)
+  if (neededBytes > usableBytes(space) || space.freeBytes < marginBytes(space)) throw noSpace(space, neededBytes ? neededBytes + marginBytes(space) : undefined)
   return space
 }
 
@@ -91,7 +92,7 @@ export async function requireSpace(path: string, neededBytes = 0): Promise<Space
  * A running tally against the space free when a write began: add() what each next piece will take,
  * and it says false (and keeps the total) the moment the total no longer fits.
  */
-export function spaceBudget(space: Space): {add(bytes: number, inodes?: number): boolean; announced(): number} {
+export function spaceBudget(space: Space): {add(bytes: number, inodes?: number): boolean; needed(): number} {
   const usable = usableBytes(space)
   let bytes = 0
   let inodes = 0
@@ -101,6 +102,7 @@ export function spaceBudget(space: Space): {add(bytes: number, inodes?: number):
       inodes += moreInodes
       return bytes <= usable && (space.freeInodes === undefined || inodes <= space.freeInodes)
     },
-    announced: () => bytes,
+    /** What the pieces so far need free, the margin included. */
+    needed: () => bytes + (space.freeBytes - usable),
   }
 }

@@ -153,7 +153,7 @@ describe.skipIf(reason)('a full disk (a real tmpfs as state root)', () => {
     const started = Date.now()
     const result = await ctr(root, ['images', 'import', grown, '--distro', 'debian'])
     saysFull(result)
-    expect(result.stderr).toMatch(/at least 3\d\d MB needed/)
+    expect(result.stderr).toMatch(/at least [34]\d\d MB needed/)
     console.log(`base + 150 MB on a 300 MB tmpfs: "${result.stderr.split('\n')[0]}" after ${Date.now() - started} ms`)
     await nothingKept(root)
     expect(await used(fs)).toBeLessThan(before + 1 * MB)
@@ -181,7 +181,7 @@ describe.skipIf(reason)('a full disk (a real tmpfs as state root)', () => {
     await watch
     saysFull(result)
     // It was "has no /usr/lib/systemd/systemd", once the 300 MB were full.
-    expect(result.stderr).toMatch(/at least 3222 MB needed/)
+    expect(result.stderr).toMatch(/at least 32\d\d MB needed/)
     console.log(`bomb: "${result.stderr.split('\n')[0]}" after ${Date.now() - started} ms; the tmpfs peaked at ${((peak - before) / MB).toFixed(1)} MB used`)
     expect(peak - before).toBeLessThan(5 * MB)
     await nothingKept(root)
@@ -232,7 +232,7 @@ describe.skipIf(reason)('a full disk (a real tmpfs as state root)', () => {
     const before = await used(fs)
     const result = await ctr(root, ['create', 'debian', 'big', '--copy', '--ssh-key', keys.pub])
     saysFull(result)
-    expect(result.stderr).toMatch(/at least 211 MB needed/)
+    expect(result.stderr).toMatch(/at least 21\d MB needed/)
     expect(await used(fs)).toBeLessThan(before + 1 * MB)
     await nothingKept(root, ['debian-bookworm'])
   })
