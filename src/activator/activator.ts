@@ -4,13 +4,11 @@
  * idle-policy.ts, what runs inside a container in inside.ts. It never prints; it logs through the
  * `log` it is given.
  */
-import {readdir} from 'node:fs/promises'
 import {CtrError} from '../errors.js'
 import {hostHasSystemd} from '../nspawn/argv.js'
 import {storeStatus} from '../status/collect.js'
 import type {ContainerHistory, ContainerStatus, StatusReport} from '../status/types.js'
-import {getContainer, listingRecord, readContainerEntry, type ContainerRecord} from '../store/containers.js'
-import {layout} from '../store/paths.js'
+import {getContainer, listContainerEntries, listingRecord, type ContainerRecord} from '../store/containers.js'
 import {HeldContainer, type HeldContext} from './held-container.js'
 import {HeldFileWriter, historyWorthKeeping, readHeldFile} from './held-file.js'
 import {IdlePolicy} from './idle-policy.js'
@@ -176,24 +174,9 @@ export class Activator {
     }
   }
 
-  /**
-   * Every container record, read one after another: with a thousand containers, a thousand reads at
-   * once (listContainers) would grow the heap and the RSS of this long-lived process for good.
-   */
+  /** Every container (a damaged record as a broken one, with the reason), read one after another. */
   private async readRecords(): Promise<ContainerRecord[]> {
-    let names: string[]
-    try {
-      names = await readdir(layout(this.root).containers)
-    } catch {
-      return []
-    }
-    const records: ContainerRecord[] = []
-    for (const name of names.filter((n) => !n.startsWith('.')).sort()) {
-      // A damaged record is listed as broken, with the reason (storeStatus), beside the others.
-      const entry = await readContainerEntry(this.root, name).catch(() => undefined)
-      if (entry) records.push(listingRecord(entry))
-    }
-    return records
+    return (await listContainerEntries(this.root).catch(() => [])).map(listingRecord)
   }
 
   private async statusOf(name: string): Promise<ContainerStatus> {

@@ -2,6 +2,7 @@
  * What every ctr command shares: --root, --debug, --json, and one way of showing a failure
  * (one line plus hints; the stack only under --debug; {error: {...}} under --json).
  */
+import {existsSync} from 'node:fs'
 import {Command, Flags, toConfiguredId, type Interfaces} from '@oclif/core'
 
 // oclif's FlagOutput and ArgOutput (not exported): any object keyed by flag or argument name.
@@ -10,6 +11,7 @@ type Output = {[name: string]: any}
 import {CtrError, isCtrError} from '../errors.js'
 import {isDebug, setDebug} from '../log.js'
 import {stateRoot} from '../store/paths.js'
+import {prepareRoot} from '../store/root.js'
 import {requireRoot} from '../sys/privileges.js'
 import {errnoError, isErrnoError} from './errno-errors.js'
 import {isParseError, usageError} from './parse-errors.js'
@@ -39,8 +41,12 @@ export abstract class CtrCommand extends Command {
     const parsed = await this.parse(options)
     const flags = parsed.flags as {root?: string; debug?: boolean}
     if (flags.debug) setDebug(true)
-    if ((this.constructor as typeof CtrCommand).needsRoot) requireRoot(`ctr ${this.commandName()}`)
-    return {...parsed, root: stateRoot(flags.root)}
+    const needsRoot = (this.constructor as typeof CtrCommand).needsRoot
+    if (needsRoot) requireRoot(`ctr ${this.commandName()}`)
+    const root = stateRoot(flags.root)
+    // A root an older ctr made 0755 is tightened by any command that opens it, reading ones too.
+    if (needsRoot && existsSync(root)) await prepareRoot(root)
+    return {...parsed, root}
   }
 
   /** An AbortSignal that fires on Ctrl-C or SIGTERM, so long work can clean up and exit. */

@@ -127,9 +127,11 @@ export function checkFree(exposure: Exposure): void {
       hints: [`see which: ss -ltnp 'sport = :${exposure.port}'`],
     })
   }
-  if (result.errno === EADDRNOTAVAIL) throw new CtrError('INVALID_ARGUMENT', `${exposure.address} is not an address of this host`)
-  if (result.errno === EACCES) throw new CtrError('NOT_ROOT', `port ${exposure.port} needs root`)
-  throw new CtrError('PORT_BUSY', `port ${exposure.port} cannot be bound (errno ${result.errno})`)
+  if (result.errno === EADDRNOTAVAIL) {
+    throw new CtrError('INVALID_ARGUMENT', `${exposure.address} is not an address of this host`, {hints: ['give one of its addresses (ip -brief address), or just the port for all of them']})
+  }
+  if (result.errno === EACCES) throw new CtrError('NOT_ROOT', `port ${exposure.port} needs root`, {hints: ['run ctr as root']})
+  throw new CtrError('PORT_BUSY', `port ${exposure.port} cannot be bound (errno ${result.errno})`, {hints: [`see what holds it: ss -ltnp 'sport = :${exposure.port}'`]})
 }
 
 /** Units in the tree first, record second: a failure in between leaves the old record in charge. */

@@ -1,5 +1,6 @@
 /** Which public keys go into root's authorized_keys of a new container. */
-import {readFile, readdir} from 'node:fs/promises'
+import {constants} from 'node:fs'
+import {open, readdir} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {CtrError, errnoCode} from '../errors.js'
@@ -13,13 +14,27 @@ export function invokingHome(env: NodeJS.ProcessEnv = process.env): string {
   return env.HOME || homedir()
 }
 
+/** A public key file is a few hundred bytes; authorized_keys files a few dozen keys. */
+const MAX_KEY_FILE = 1024 * 1024
+
 export async function readKeyFile(path: string): Promise<string[]> {
+  const hint = 'give a public key file, e.g. --ssh-key ~/.ssh/id_ed25519.pub'
   let text: string
   try {
-    text = await readFile(path, 'utf8')
+    // O_NONBLOCK: a fifo with no writer must not hang the command; it is refused below as not a file.
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
+    try {
+      const info = await handle.stat()
+      if (!info.isFile()) throw new CtrError('INVALID_ARGUMENT', `SSH key file ${path} is not a regular file`, {hints: [hint]})
+      if (info.size > MAX_KEY_FILE) throw new CtrError('INVALID_ARGUMENT', `SSH key file ${path} is too large (${info.size} bytes) for a public key file`, {hints: [hint]})
+      text = await handle.readFile('utf8')
+    } finally {
+      await handle.close()
+    }
   } catch (error) {
-    const reason = errnoCode(error) === 'ENOENT' ? 'does not exist' : 'cannot be read'
-    throw new CtrError('INVALID_ARGUMENT', `SSH key file ${path} ${reason}`, {hints: ['give a public key file, e.g. --ssh-key ~/.ssh/id_ed25519.pub']})
+    if (error instanceof CtrError) throw error
+    const reason = errnoCode(error) === 'ENOENT' ? 'does not exist' : errnoCode(error) === 'EISDIR' ? 'is a directory' : 'cannot be read'
+    throw new CtrError('INVALID_ARGUMENT', `SSH key file ${path} ${reason}`, {hints: [hint]})
   }
   const keys = text.split('\n').map((l) => l.trim()).filter((l) => KEY_LINE.test(l))
   if (keys.length === 0) {

@@ -6,6 +6,7 @@
  */
 import {readFile, readdir} from 'node:fs/promises'
 import {CtrError, errnoCode} from '../errors.js'
+import {NAME_PATTERN, validateName} from '../names.js'
 import {writeJsonAtomic} from './atomic.js'
 import {containerPaths, layout} from './paths.js'
 
@@ -53,6 +54,8 @@ export function damagedError(entry: BrokenContainer): CtrError {
 
 /** What the record of NAME says, broken or whole; undefined when there is none (no such container). */
 export async function readContainerEntry(root: string, name: string): Promise<ContainerEntry | undefined> {
+  // A name no container can have is refused as such, before it reaches a path (../../victim).
+  validateName(name)
   let text: string
   try {
     text = await readFile(containerPaths(root, name).record, 'utf8')
@@ -142,7 +145,8 @@ export async function listContainerEntries(root: string): Promise<ContainerEntry
     throw error
   }
   const entries: ContainerEntry[] = []
-  for (const name of names.filter((e) => !e.startsWith('.')).sort((a, b) => a.localeCompare(b))) {
+  // A directory whose name no container can have was not made by ctr create: not a container.
+  for (const name of names.filter((e) => NAME_PATTERN.test(e)).sort((a, b) => a.localeCompare(b))) {
     const entry = await readContainerEntry(root, name)
     if (entry) entries.push(entry)
   }

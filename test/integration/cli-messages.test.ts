@@ -48,6 +48,12 @@ describe.skipIf(reason)('one line with a hint (real CLI)', () => {
   })
   afterAll(() => tearDown({root}))
 
+  it('an unknown command is one line with a hint, exit 2', async () => {
+    const result = await ctr(root, ['imges'])
+    expect(result.exitCode).toBe(2)
+    expect(expectOneMessage(result.stderr, 'unknown command "imges"')).toEqual(['  did you mean: ctr images? see: ctr --help'])
+  })
+
   describe('parse errors: one line, see: ctr CMD --help, exit 2', () => {
     const cases: Array<[string[], string]> = [
       [['update', 'p1', '--idle-timeout', '-5'], '--idle-timeout must be 0 to 2592000 seconds (0 = never; at most 30 days), not -5'],
