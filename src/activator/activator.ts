@@ -69,6 +69,7 @@ export class Activator {
       this.log,
     )
     this.idle = new IdlePolicy({
+      root: this.root,
       held: () => this.held.values(),
       serial: (name, body) => this.serial(name, body),
       log: this.log,

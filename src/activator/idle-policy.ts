@@ -1,5 +1,6 @@
 /**
- * The idle rules, on running containers without an established connection on any exposed port:
+ * The idle rules, on running containers without an established connection on any exposed port
+ * and without an open `ctr shell` (sessions.ts):
  * - quiet for quietMs: the profile's sleepWhenQuiet units (journald, in lean) are stopped; their
  *   sockets start them again when needed;
  * - idle for idleTimeoutSec: power off, ports stay held. Before SIGTERM the container's own socket
@@ -10,6 +11,7 @@ import {getProfile, type QuietUnit} from '../rootfs/profiles.js'
 import type {HeldContainer} from './held-container.js'
 import {systemctlInside} from './inside.js'
 import {childNames, establishedByPort, readTcpRows} from './proc.js'
+import {liveSessions} from './sessions.js'
 
 /** How often the idle rule reads the connections when not told otherwise. */
 export const DEFAULT_IDLE_CHECK_MS = 1000
@@ -21,6 +23,8 @@ export const DEFAULT_IDLE_CHECK_MS = 1000
 export const DEFAULT_QUIET_MS = 15_000
 
 export interface IdlePolicyOptions {
+  /** The state root, where open shells are recorded (sessions.ts). */
+  root: string
   /** The containers held now. */
   held: () => Iterable<HeldContainer>
   /** Runs an operation on one container after the others queued for it. */
@@ -64,8 +68,9 @@ export class IdlePolicy {
         rows,
         c.record.ports.map((e) => e.port),
       )
-      const total = [...counts.values()].reduce((a, b) => a + b, 0)
-      if (total > 0) {
+      const connections = [...counts.values()].reduce((a, b) => a + b, 0)
+      // An open `ctr shell` is activity as a connection is (read only when no connection is open).
+      if (connections > 0 || this.shells(c) > 0) {
         c.idleSince = undefined
         continue
       }
@@ -78,6 +83,8 @@ export class IdlePolicy {
       void this.options
         .serial(c.name, async () => {
           if (c.state !== 'running') return
+          // A shell opened since the check (its wake waits behind this in the queue): stay up.
+          if (this.shells(c) > 0) return
           this.options.log(`${c.name}: idle for ${c.record.idleTimeoutSec} s`)
           await this.systemctl(c, ['stop', 'ctr-*.socket'], 'stop its socket units first')
           // A connection accepted just before the socket units stopped is a session that has only
@@ -109,6 +116,16 @@ export class IdlePolicy {
         this.options.log(`${c.name}: quiet, stopped ${awake.join(', ')} (socket-activated again when needed)`)
       }
     })
+  }
+
+  /** Open `ctr shell` sessions of C; 0 (and logged) when they cannot be read. */
+  private shells(c: HeldContainer): number {
+    try {
+      return liveSessions(this.options.root, c.name)
+    } catch (error) {
+      this.options.log(`${c.name}: could not read its shell sessions: ${error instanceof Error ? error.message : String(error)}`)
+      return 0
+    }
   }
 
   /** The profile's sleepWhenQuiet units (profiles are read once each). */
