@@ -3,6 +3,7 @@ import {createInterface} from 'node:readline/promises'
 import {CtrCommand} from '../src/cli/base-command.js'
 import {printItemError} from '../src/cli/batch.js'
 import {CtrError} from '../src/errors.js'
+import {batchExitCode} from '../src/containers/lifecycle.js'
 import {removeContainers, type RemoveReport} from '../src/containers/remove.js'
 
 export default class Rm extends CtrCommand {
@@ -25,7 +26,7 @@ export default class Rm extends CtrCommand {
       if (r.removed) this.say(`removed ${r.name}`)
       else printItemError(r.name, r.error ?? {message: 'not removed', hints: []}, this.jsonEnabled())
     }
-    if (reports.some((r) => !r.removed)) process.exitCode = 1
+    if (reports.some((r) => !r.removed)) process.exitCode = batchExitCode(reports.map((r) => r.error))
     return reports
   }
 

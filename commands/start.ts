@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {CtrCommand} from '../src/cli/base-command.js'
 import {printItemError} from '../src/cli/batch.js'
-import {failed, startContainers, type BatchReport} from '../src/containers/lifecycle.js'
+import {batchExitCode, failed, startContainers, type BatchReport} from '../src/containers/lifecycle.js'
 import {describeExposure} from '../src/store/containers.js'
 
 export default class Start extends CtrCommand {
@@ -29,10 +29,11 @@ export default class Start extends CtrCommand {
       if (item.error) printItemError(item.name, item.error, this.jsonEnabled())
       else if (item.status) {
         const ports = item.status.ports.map(describeExposure).join(', ') || 'no ports'
-        this.say(item.status.state === 'listening' ? `${item.name}: listening on ${ports}` : `${item.name}: ${item.status.state} (pid ${item.status.pid}), ${ports}`)
+        const already = item.status.already ? 'already ' : ''
+        this.say(item.status.state === 'listening' ? `${item.name}: ${already}listening on ${ports}` : `${item.name}: ${already}${item.status.state} (pid ${item.status.pid}), ${ports}`)
       }
     }
-    if (failed(report)) process.exitCode = 1
+    if (failed(report)) process.exitCode = batchExitCode(report.items.map((i) => i.error))
     return report
   }
 }

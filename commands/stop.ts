@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {CtrCommand} from '../src/cli/base-command.js'
 import {printItemError} from '../src/cli/batch.js'
-import {failed, stopContainers, type BatchReport} from '../src/containers/lifecycle.js'
+import {batchExitCode, failed, stopContainers, type BatchReport} from '../src/containers/lifecycle.js'
 
 export default class Stop extends CtrCommand {
   static summary = 'Power containers off (orderly) and release their ports, or keep them held with --hold.'
@@ -29,7 +29,7 @@ export default class Stop extends CtrCommand {
         this.say(flags.hold ? `${item.name}: powered off, ports held` : `${item.name}: stopped, ports released`)
       }
     }
-    if (failed(report)) process.exitCode = 1
+    if (failed(report)) process.exitCode = batchExitCode(report.items.map((i) => i.error))
     return report
   }
 }

@@ -4,13 +4,14 @@
  * when it does not run.
  */
 import {callActivator, ensureActivator} from '../activator/client.js'
-import {CtrError, isCtrError} from '../errors.js'
+import {CtrError, isCtrError, type ErrorCode} from '../errors.js'
 import type {ContainerStatus} from '../status/types.js'
 import {getContainer} from '../store/containers.js'
 
 export interface ItemReport {
   name: string
-  status?: ContainerStatus
+  /** already: ctr start found it held (or running) already, which is no error. */
+  status?: ContainerStatus & {already?: 'held' | 'running'}
   error?: {code: string; message: string; hints: string[]}
 }
 
@@ -22,6 +23,16 @@ export interface BatchReport {
 
 export function failed(report: BatchReport): boolean {
   return report.items.some((i) => i.error)
+}
+
+/**
+ * The exit code of a batch verb: 0 when every item went well; 2 when what failed was usage (a name
+ * no container can have, a bad argument), as a single command's would; 1 otherwise.
+ */
+export function batchExitCode(errors: ReadonlyArray<{code: string} | undefined>): number {
+  const codes = errors.filter((e): e is {code: string} => e !== undefined).map((e) => new CtrError(e.code as ErrorCode, '').exitCode)
+  if (codes.length === 0) return 0
+  return codes.every((c) => c === 2) ? 2 : 1
 }
 
 /**

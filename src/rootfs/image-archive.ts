@@ -211,7 +211,10 @@ async function extract(source: string, dir: string, hooks: ImageHooks, space: Sp
       // warning is an entry node-tar refused to write (a ".." path, one escaping the tree),
       // which is left out and not expected on disk; TAR_ENTRY_INFO (an absolute path made
       // relative) is written all the same.
-      if (data instanceof Error) stop(isNoSpace(data) ? data : unpackError(source, data))
+      // Garbage before any entry is not a tar at all; after some, a damaged one.
+      if (data instanceof Error && code.startsWith('TAR_') && expected.size === 0) stop(notTar(source))
+      else if (data instanceof Error && code.startsWith('TAR_')) stop(new CtrError('INVALID_IMAGE', `${source} is a damaged tar archive (${code} after ${expected.size} entries)`, {hints: ['nothing was kept; download or export it again']}))
+      else if (data instanceof Error) stop(isNoSpace(data) ? data : unpackError(source, data))
       else if (code === 'TAR_ENTRY_ERROR' && data.entry) refused.add(data.entry)
     },
   })

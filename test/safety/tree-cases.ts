@@ -22,11 +22,18 @@ export function treeCases(ctx: Context): Group {
     await undo?.()
     const tree = join(hostile, 'tree')
     const saved = join(tree, `${path}.safety-orig`)
-    await rename(join(tree, path), saved)
+    // The base may not have the file at all (minbase has no /etc/hosts): then there is nothing to keep.
+    const had = await rename(join(tree, path), saved).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return false
+        throw error
+      },
+    )
     await symlink(target, join(tree, path))
     undo = async () => {
       await rm(join(tree, path), {force: true})
-      await rename(saved, join(tree, path))
+      if (had) await rename(saved, join(tree, path))
       undo = undefined
     }
     await mkdir(join(ctx.root, 'images'), {recursive: true})
