@@ -12,6 +12,7 @@
  */
 import {readdir, rename, rm} from 'node:fs/promises'
 import {join} from 'node:path'
+import {sessionsDir} from '../activator/sessions.js'
 import {CtrError, errnoCode, isCtrError} from '../errors.js'
 import {unmountRootfs, unmountUnder} from '../rootfs/mount.js'
 import {getContainer, readContainerEntry} from '../store/containers.js'
@@ -64,6 +65,8 @@ export async function removeContainer(root: string, name: string): Promise<void>
       await rename(hiddenDir, paths.dir).catch(() => {})
       throw error
     }
+    // Shell sessions left by killed CLIs (activator/sessions.ts): a new container of this name starts with none.
+    await rm(sessionsDir(root, name), {recursive: true, force: true})
     return hiddenDir
   })
   // Out of everyone's sight and let go of: deleting it needs the lock no more.
