@@ -47,6 +47,7 @@ async function main(): Promise<void> {
     idle: async (r, l) => (await import('./scale.js')).benchIdle(r, l),
     lean: async (r, l) => (await import('./scale.js')).benchLean(r, l),
     density: async (r, l) => (await import('./scale.js')).benchDensity(r, l),
+    restart: async (r, l) => (await import('./restart.js')).benchRestart(r, l),
   }
   try {
     for (const [name, section] of Object.entries(sections)) {
