@@ -2,7 +2,7 @@ import {spawn} from 'node:child_process'
 import {Flags} from '@oclif/core'
 import {CtrCommand} from '../src/cli/base-command.js'
 import {CtrError} from '../src/errors.js'
-import {daemonArgs, stopActivator, type ActivatorStopReport} from '../src/activator/client.js'
+import {daemonArgs, restartActivator, stopActivator, type ActivatorStopReport} from '../src/activator/client.js'
 import {activatorUnitText} from '../src/activator/unit.js'
 import {debug} from '../src/log.js'
 import {requireRoot} from '../src/sys/privileges.js'
@@ -11,6 +11,8 @@ export default class Activator extends CtrCommand {
   static summary = 'Run the activator in the foreground (for debugging and service managers), or stop the one that runs.'
   static description = `The activator holds the exposed ports of started containers and boots a container on its first connection. ctr start runs it in the background when it does not run (log in ROOT/activator/activator.log); this runs the same lean process in the foreground, logging to stdout, until SIGTERM or Ctrl-C, which power off the running containers. The ports stay recorded as held, so the next activator holds them again.
 
+--restart replaces the running activator with a new one (of this build of ctr) that takes every held socket and every running container over: no port is closed at any moment and no container is powered off. A ctr of a newer build does the same by itself the first time it talks to an older activator.
+
 --stop stops the running activator (background or foreground) the same way, by its pid, and waits until it is gone. Nothing listens on the held ports until ctr start or ctr activator runs one again.
 
 --unit prints a systemd unit that runs the activator at boot (on hosts where systemd is PID 1), so held ports are held again after a reboot.`
@@ -18,6 +20,7 @@ export default class Activator extends CtrCommand {
     '<%= config.bin %> activator',
     '<%= config.bin %> activator --debug --root /srv/ctr',
     {description: 'Power off every running container and stop holding ports', command: '<%= config.bin %> activator --stop'},
+    {description: 'Replace the activator without closing a port or powering a container off', command: '<%= config.bin %> activator --restart'},
     {
       description: 'Hold the ports from boot on, on a host run by systemd',
       command: '<%= config.bin %> activator --unit > /etc/systemd/system/ctr-activator.service && systemctl enable --now ctr-activator',
@@ -25,21 +28,27 @@ export default class Activator extends CtrCommand {
   ]
 
   static flags = {
-    stop: Flags.boolean({description: 'stop the running activator: running containers are powered off, ports stay recorded', exclusive: ['unit']}),
+    stop: Flags.boolean({description: 'stop the running activator: running containers are powered off, ports stay recorded', exclusive: ['unit', 'restart']}),
+    restart: Flags.boolean({description: 'replace the running activator by a new one that takes every socket and running container over', exclusive: ['unit']}),
     unit: Flags.boolean({description: 'print a systemd service unit that runs the activator at boot'}),
   }
 
   // --unit only prints text; the rest needs root, checked below.
   static needsRoot = false
 
-  async run(): Promise<ActivatorStopReport | void> {
+  async run(): Promise<ActivatorStopReport | {pid: number; replaced?: number} | void> {
     const {flags, root} = await this.parseCommon(Activator)
     if (flags.unit) {
       process.stdout.write(activatorUnitText(root))
       return
     }
-    requireRoot(`ctr activator${flags.stop ? ' --stop' : ''}`)
+    requireRoot(`ctr activator${flags.stop ? ' --stop' : flags.restart ? ' --restart' : ''}`)
     if (flags.stop) return this.stop(root)
+    if (flags.restart) {
+      const report = await restartActivator(root)
+      this.say(report.replaced ? `the activator ${report.pid} took over from ${report.replaced}: every port held, every container running on` : `started the activator (pid ${report.pid})`)
+      return report
+    }
     if (this.jsonEnabled()) throw new CtrError('INVALID_ARGUMENT', '--json goes with --stop: the foreground activator logs lines', {hints: ['ctr activator --stop --json']})
     // The activator is its own small process (no oclif, ink or react in it); this one only waits
     // for it and passes signals on.

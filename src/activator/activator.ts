@@ -1,21 +1,30 @@
 /**
  * The activator: every held container of one state root and the operations the control API offers
- * on them. What is held is kept in held.json (held-file.ts), the idle and quiet rules are in
- * idle-policy.ts, what runs inside a container in inside.ts. It never prints; it logs through the
- * `log` it is given.
+ * on them. What is held is kept in held.json (held-file.ts), copies of the held sockets in the
+ * socket holder (socket-holder.ts), the idle and quiet rules are in idle-policy.ts, what runs
+ * inside a container in inside.ts. An activator that starts takes over from the last one: the same
+ * sockets (from the holder, or handed over), and the boots that still run (adopted, not booted
+ * again). It never prints; it logs through the `log` it is given.
  */
 import {CtrError} from '../errors.js'
 import {hostHasSystemd} from '../nspawn/argv.js'
 import {storeStatus} from '../status/collect.js'
 import type {ContainerHistory, ContainerStatus, StatusReport} from '../status/types.js'
 import {getContainer, listContainerEntries, listingRecord, type ContainerRecord} from '../store/containers.js'
-import {HeldContainer, type HeldContext} from './held-container.js'
+import {containerPaths} from '../store/paths.js'
+import {closeFd} from '../sys/socket.js'
+import {HeldContainer, type HeldContext, type RunningBoot} from './held-container.js'
 import {HeldFileWriter, historyWorthKeeping, readHeldFile} from './held-file.js'
 import {IdlePolicy} from './idle-policy.js'
-import {powerOffOrphans} from './orphans.js'
-import {processParents, readTcpRows} from './proc.js'
+import {instancesOn, killInits} from './instances.js'
+import {processParents, readTcpRows, scanProcesses, type ProcessEntry} from './proc.js'
+import type {HandedOver} from './protocol.js'
+import {SocketHolder, takeBackSockets} from './socket-holder.js'
 import {prepareTree} from './tree.js'
 import {SocketWatcher} from './watcher.js'
+
+/** How often a container that could not be held again (a port briefly taken) is tried again. */
+const RETRY_HOLD_MS = 2000
 
 export {DEFAULT_IDLE_CHECK_MS, DEFAULT_QUIET_MS} from './idle-policy.js'
 export {heldFile, readHeld} from './held-file.js'
@@ -45,7 +54,16 @@ export class Activator {
   private readonly queues = new Map<string, Promise<unknown>>()
   private readonly heldFile: HeldFileWriter
   private readonly idle: IdlePolicy
+  private readonly holder: SocketHolder
+  /** Containers held.json lists that could not be held again yet, with the reason; retried. */
+  private readonly pending = new Map<string, string>()
+  private retryTimer?: NodeJS.Timeout
   private heldAtShutdown?: string[]
+  /** Set once the state is handed to another activator: this one does nothing more. */
+  private handedOver = false
+  /** Resolves when restore() has held what the last activator held. */
+  readonly ready: Promise<void>
+  private markReady!: () => void
 
   constructor(private readonly options: ActivatorOptions) {
     this.root = options.root
@@ -60,14 +78,23 @@ export class Activator {
       onReleased: (name) => {
         this.held.delete(name)
         this.persist()
+        this.holder.sync()
       },
       onSettled: () => this.persist(),
+      onBooted: () => this.persist(),
     }
+    this.ready = new Promise((resolve) => (this.markReady = resolve))
     this.heldFile = new HeldFileWriter(
       this.root,
-      () => ({containers: this.heldAtShutdown ?? [...this.held.keys()].sort(), history: historyWorthKeeping(this.histories)}),
+      () => ({
+        containers: this.heldAtShutdown ?? this.heldNames(),
+        history: historyWorthKeeping(this.histories),
+        running: this.runningBoots(),
+        clean: this.heldAtShutdown !== undefined,
+      }),
       this.log,
     )
+    this.holder = new SocketHolder(this.root, () => [...this.held.values()].flatMap((c) => c.socketRefs()), this.log)
     this.idle = new IdlePolicy({
       root: this.root,
       held: () => this.held.values(),
@@ -78,31 +105,135 @@ export class Activator {
     })
   }
 
-  /** Holds again what the last activator held. Containers that cannot be held are logged. */
-  async restore(): Promise<string[]> {
-    const file = await readHeldFile(this.root)
-    for (const [name, history] of Object.entries(file?.history ?? {})) this.histories.set(name, history)
+  /**
+   * Takes over from the last activator: holds again what it held, with the very sockets it held
+   * (HANDED over by it, or kept by the socket holder after it died; bound anew only when neither
+   * has them), and adopts the boots that still run. One scan of /proc in all. A container that
+   * cannot be held now stays listed and is tried again every few seconds.
+   */
+  async restore(handed?: {state: HandedOver; sockets: Map<string, number>}): Promise<string[]> {
+    const file = handed ? undefined : await readHeldFile(this.root)
+    for (const [name, history] of Object.entries(handed?.state.history ?? file?.history ?? {})) this.histories.set(name, history)
+    const running = handed?.state.running ?? file?.running ?? {}
+    await this.holder.adopt()
+    const sockets = handed?.sockets ?? (await takeBackSockets(this.root))
+    const processes = scanProcesses()
+    const strays = this.holder.stopStrays(processes)
+    if (strays.length > 0) this.log(`stopped socket holders no record names: ${strays.join(', ')}`)
     const restored: string[] = []
-    for (const name of file?.containers ?? []) {
+    for (const name of handed?.state.containers ?? file?.containers ?? []) {
       try {
-        const orphans = await powerOffOrphans(this.root, name, this.ctx.stopTimeoutMs)
-        if (orphans.length > 0) this.log(`${name}: powered off nspawn ${orphans.join(', ')}, left running by an earlier activator`)
-        await this.hold(name, {now: false, persist: false})
-        restored.push(name)
+        if (await this.takeOver(name, sockets, running[name], processes)) restored.push(name)
       } catch (error) {
-        this.log(`${name}: not held again: ${error instanceof Error ? error.message : String(error)}`)
+        this.pending.set(name, error instanceof Error ? error.message : String(error))
+        this.log(`${name}: not held again yet: ${this.pending.get(name)}`)
       }
     }
+    // Sockets no container claims any more (unexposed meanwhile) are not held.
+    for (const fd of sockets.values()) closeFd(fd)
     this.persist()
+    this.holder.sync()
     this.idle.start()
+    this.retryTimer = setInterval(() => void this.retryPending(), RETRY_HOLD_MS)
+    this.retryTimer.unref()
+    this.markReady()
     return restored
   }
 
+  /** Holds NAME again, adopting its boot if one runs; false when it no longer exists. */
+  private async takeOver(name: string, sockets: Map<string, number>, boot: RunningBoot | undefined, processes: readonly ProcessEntry[]): Promise<boolean> {
+    let record: ContainerRecord
+    try {
+      record = await getContainer(this.root, name)
+    } catch (error) {
+      if (error instanceof CtrError && error.code === 'NOT_FOUND') return false
+      throw error
+    }
+    const c = new HeldContainer(this.ctx, record, this.historyOf(name), sockets)
+    this.held.set(name, c)
+    const {nspawn, inits} = instancesOn(containerPaths(this.root, name).rootfs, processes)
+    const pid = boot && nspawn.includes(boot.nspawnPid) ? boot.nspawnPid : nspawn[0]
+    if (pid !== undefined && nspawn.length === 1) {
+      try {
+        c.adopt({...boot, nspawnPid: pid})
+        this.log(`${name}: running (nspawn ${pid}), taken over`)
+        return true
+      } catch {}
+    }
+    // No boot to take over, or more than one on the same tree: none of them may go on.
+    if (inits.length > 0) {
+      this.log(`${name}: killing ${inits.length > 1 ? 'instances' : 'an instance'} left without a tracked nspawn (init ${inits.join(', ')})`)
+      await killInits(inits)
+    }
+    c.listen()
+    this.log(`${name}: holding ${record.ports.map((e) => e.port).join(', ') || 'no ports'}`)
+    return true
+  }
+
+  private async retryPending(): Promise<void> {
+    for (const name of [...this.pending.keys()]) {
+      await this.serial(name, async () => {
+        if (!this.pending.has(name) || this.held.has(name)) return
+        try {
+          await this.hold(name, {now: false, persist: true})
+          this.pending.delete(name)
+          this.log(`${name}: held again`)
+        } catch (error) {
+          if (error instanceof CtrError && (error.code === 'NOT_FOUND' || error.code === 'INVALID_NAME')) this.pending.delete(name)
+          else this.pending.set(name, error instanceof Error ? error.message : String(error))
+        }
+      }).catch(() => {})
+    }
+  }
+
+  /**
+   * Hands everything to the activator that replaces this one (ctr activator --restart, a newer
+   * build): stops watching and timing, so that from now on only the new one acts, and says what
+   * it needs. The caller keeps this process alive until the new one has copied the sockets.
+   */
+  async handover(): Promise<HandedOver> {
+    await this.ready
+    this.handedOver = true
+    this.idle.stop()
+    clearInterval(this.retryTimer)
+    await Promise.all([...this.queues.values()].map((q) => q.catch(() => {})))
+    await this.watcher.close()
+    await this.holder.synced()
+    const sockets: Record<string, number> = {}
+    for (const c of this.held.values()) for (const s of c.socketRefs()) sockets[s.key] = s.fd
+    const state: HandedOver = {
+      pid: process.pid,
+      containers: this.heldNames(),
+      history: Object.fromEntries(this.histories),
+      running: this.runningBoots(),
+      sockets,
+    }
+    this.persist()
+    await this.heldFile.flushed()
+    return state
+  }
+
+  private heldNames(): string[] {
+    return [...new Set([...this.held.keys(), ...this.pending.keys()])].sort()
+  }
+
+  private runningBoots(): Record<string, RunningBoot> {
+    const boots: Record<string, RunningBoot> = {}
+    for (const c of this.held.values()) {
+      const boot = c.runningBoot()
+      if (boot) boots[c.name] = boot
+    }
+    return boots
+  }
+
   /** `ctr start`: hold the container's ports; boot it at once with NOW. */
-  async start(name: string, options: {now: boolean}): Promise<ContainerStatus> {
+  async start(name: string, options: {now: boolean}): Promise<ContainerStatus & {already?: 'held' | 'running'}> {
     return this.serial(name, async () => {
+      const existing = this.held.get(name)
+      // As systemctl start: started already is started (a connection may have woken it a moment ago).
+      const already = existing === undefined ? undefined : existing.state === 'listening' && !options.now ? 'held' : existing.state !== 'listening' ? 'running' : undefined
       await this.hold(name, {now: options.now, persist: true})
-      return this.statusOf(name)
+      return {...(await this.statusOf(name)), ...(already ? {already} : {})}
     })
   }
 
@@ -134,6 +265,7 @@ export class Activator {
     return this.serial(name, async () => {
       const record = await getContainer(this.root, name)
       this.held.get(name)?.refresh(record)
+      this.holder.sync()
       return this.statusOf(name)
     })
   }
@@ -149,6 +281,7 @@ export class Activator {
     })
   }
 
+  /** At once, even while restore() still holds containers again (those show as not held yet). */
   status(): Promise<StatusReport> {
     return this.collect()
   }
@@ -156,9 +289,12 @@ export class Activator {
   /** Powers off running containers (their ports stay recorded as held) and stops watching. */
   async shutdown(): Promise<void> {
     // What is held now stays recorded as held, though every container is released below.
-    this.heldAtShutdown = [...this.held.keys()].sort()
+    if (this.handedOver) return
+    this.heldAtShutdown = this.heldNames()
     this.idle.stop()
+    clearInterval(this.retryTimer)
     await Promise.all([...this.held.values()].map((c) => c.stop({keepPorts: false, reason: 'user'}).catch(() => {})))
+    await this.holder.stop()
     this.persist()
     await this.heldFile.flushed()
     await this.watcher.close()
@@ -190,7 +326,8 @@ export class Activator {
 
   /** A container no activator holds: stopped, with what this root's activators remember of it. */
   private notHeldStatus(record: ContainerRecord): ContainerStatus {
-    return {...storeStatus(record), ...this.histories.get(record.name)}
+    const pending = this.pending.get(record.name)
+    return {...storeStatus(record), ...this.histories.get(record.name), ...(pending ? {lastError: `not held yet, retrying: ${pending}`} : {})}
   }
 
   private historyOf(name: string): ContainerHistory {
@@ -203,10 +340,7 @@ export class Activator {
     const record = await getContainer(this.root, name)
     const existing = this.held.get(name)
     if (existing) {
-      if (existing.state !== 'listening') {
-        throw new CtrError('RUNNING', `${name} is already running`, {hints: [`power it off first: ctr stop ${name}`]})
-      }
-      if (options.now) await this.bootNow(existing)
+      if (existing.state === 'listening' && options.now) await this.bootNow(existing)
       return existing
     }
     if (record.ports.length === 0 && !options.now) {
@@ -214,9 +348,20 @@ export class Activator {
         hints: [`expose one: ctr expose 2222 ssh -c ${name}`, `or boot it now: ctr start --now ${name}`],
       })
     }
+    // Nothing else may run on the tree: a boot by hand is refused, an init left by a killed nspawn is ended.
+    const {nspawn, inits} = instancesOn(containerPaths(this.root, name).rootfs)
+    if (nspawn.length > 0) {
+      throw new CtrError('RUNNING', `${name} runs outside ctr (systemd-nspawn pid ${nspawn.join(', ')})`, {hints: ['power that one off first']})
+    }
+    if (inits.length > 0) {
+      this.log(`${name}: killing an instance left without its nspawn (init ${inits.join(', ')})`)
+      await killInits(inits)
+    }
     const c = new HeldContainer(this.ctx, record, this.historyOf(name))
+    this.pending.delete(name)
     this.held.set(name, c)
     if (options.persist) this.persist()
+    this.holder.sync()
     c.listen()
     this.log(`${name}: holding ${record.ports.map((e) => e.port).join(', ') || 'no ports'}`)
     if (options.now) await this.bootNow(c)
@@ -234,8 +379,13 @@ export class Activator {
 
   /** Runs operations on one container one after another. */
   private serial<T>(name: string, body: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(name) ?? Promise.resolve()
-    const mine = previous.catch(() => {}).then(body)
+    const previous = this.queues.get(name) ?? this.ready
+    const mine = previous
+      .catch(() => {})
+      .then(() => {
+        if (this.handedOver) throw new CtrError('ACTIVATOR_DOWN', 'the activator is handing over to a new one', {hints: ['try again in a moment']})
+        return body()
+      })
     this.queues.set(name, mine)
     void mine.finally(() => this.queues.get(name) === mine && this.queues.delete(name)).catch(() => {})
     return mine

@@ -1,9 +1,12 @@
 /**
  * How commands talk to the activator: one JSON line over its control socket, one line back; and
- * starting it in the background (detached, log under the state root) when it is not running.
+ * starting it in the background (detached, log under the state root) when it is not running. An
+ * activator that died holding containers (held.json says so) is started again by the next command
+ * that talks to it, and one of an older build is replaced by this build's (a takeover: nothing is
+ * closed or powered off).
  */
 import {spawn} from 'node:child_process'
-import {existsSync, mkdirSync, openSync, closeSync, readFileSync} from 'node:fs'
+import {existsSync, mkdirSync, openSync, closeSync, readFileSync, statSync} from 'node:fs'
 import {connect} from 'node:net'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -12,9 +15,26 @@ import {CtrError, errnoCode} from '../errors.js'
 import {debug, isDebug} from '../log.js'
 import {layout} from '../store/paths.js'
 import {terminate} from '../sys/process.js'
-import {activatorLog, controlSocket, type Request, type Response, type Results} from './protocol.js'
+import {activatorDied} from './held-file.js'
+import {activatorLog, controlSocket, type BuildId, type Request, type Response, type Results} from './protocol.js'
 
+/**
+ * One request to ROOT's activator. If none runs but the last one died holding containers, one is
+ * started first (it takes the sockets back from the socket holder and the running containers over),
+ * so that a command after a crash sees the truth and the ports are served again.
+ */
 export async function callActivator<R extends Request>(root: string, request: R, timeoutMs = 180_000): Promise<Results[R['op']]> {
+  try {
+    return await requestOnce(root, request, timeoutMs)
+  } catch (error) {
+    if (!(error instanceof CtrError && error.code === 'ACTIVATOR_DOWN') || request.op === 'ping' || !(await activatorDied(root))) throw error
+    debug(`the activator of ${root} died holding containers; starting one`)
+    await ensureActivator(root)
+    return requestOnce(root, request, timeoutMs)
+  }
+}
+
+async function requestOnce<R extends Request>(root: string, request: R, timeoutMs: number): Promise<Results[R['op']]> {
   const path = controlSocket(root)
   const line = await new Promise<string>((resolve, reject) => {
     const socket = connect(path)
@@ -56,7 +76,7 @@ function activatorDown(root: string): CtrError {
 
 export async function activatorRunning(root: string): Promise<boolean> {
   try {
-    await callActivator(root, {op: 'ping'}, 5000)
+    await requestOnce(root, {op: 'ping'}, 5000)
     return true
   } catch (error) {
     if (error instanceof CtrError && error.code === 'ACTIVATOR_DOWN') return false
@@ -89,18 +109,54 @@ export function daemonArgs(root: string, debugOn = isDebug()): string[] {
   return [...DAEMON_NODE_FLAGS, daemonEntry(), '--root', root, ...(debugOn ? ['--debug'] : [])]
 }
 
-/** Starts the activator in the background unless it runs; resolves once it answers. */
+/** The build this ctr would start: its daemon.js, and when it was built. */
+export function ownBuild(): BuildId {
+  const entry = daemonEntry()
+  return {entry, mtimeMs: statSync(entry).mtimeMs}
+}
+
+/** THEIRS is an older build than OURS (built earlier, elsewhere or here): ours replaces it. */
+export function isOlderBuild(theirs: BuildId | undefined, ours: BuildId): boolean {
+  return theirs !== undefined && (theirs.entry !== ours.entry || theirs.mtimeMs !== ours.mtimeMs) && theirs.mtimeMs < ours.mtimeMs
+}
+
+/**
+ * Starts the activator in the background unless it runs; resolves once it answers. One of an older
+ * build of ctr is replaced by this build's, by a takeover (nothing closed, nothing powered off).
+ */
 export async function ensureActivator(root: string): Promise<{started: boolean; pid: number}> {
+  let running: Results['ping'] | undefined
   try {
-    const ping = await callActivator(root, {op: 'ping'}, 5000)
-    return {started: false, pid: ping.pid}
+    running = await requestOnce(root, {op: 'ping'}, 5000)
   } catch (error) {
     if (!(error instanceof CtrError && error.code === 'ACTIVATOR_DOWN')) throw error
   }
+  if (running && !isOlderBuild(running.build, ownBuild())) return {started: false, pid: running.pid}
+  if (running) debug(`the activator ${running.pid} runs an older build (${running.build?.entry}); taking over`)
+  return startDaemon(root, running ? {takeover: true, replaces: running.pid} : {})
+}
+
+/**
+ * ctr activator --restart: a new activator takes over from the one that runs (or starts, if none
+ * does); every held socket and running container is handed over, none closed or powered off.
+ */
+export async function restartActivator(root: string): Promise<{pid: number; replaced?: number}> {
+  let replaces: number | undefined
+  try {
+    replaces = (await requestOnce(root, {op: 'ping'}, 5000)).pid
+  } catch (error) {
+    if (!(error instanceof CtrError && error.code === 'ACTIVATOR_DOWN')) throw error
+  }
+  const {pid} = await startDaemon(root, {takeover: replaces !== undefined, replaces})
+  return {pid, replaced: replaces}
+}
+
+/** Spawns the daemon detached, logging to ROOT/activator/activator.log; resolves when it answers. */
+async function startDaemon(root: string, options: {takeover?: boolean; replaces?: number}): Promise<{started: boolean; pid: number}> {
   mkdirSync(layout(root).activatorDir, {recursive: true, mode: 0o700})
   const logPath = activatorLog(root)
   const logFd = openSync(logPath, 'a', 0o600)
-  const args = daemonArgs(root)
+  const args = [...daemonArgs(root), ...(options.takeover ? ['--takeover'] : [])]
   debug(`+ ${process.execPath} ${args.join(' ')} >>${logPath} &`)
   const child = spawn(process.execPath, args, {detached: true, stdio: ['ignore', logFd, logFd], cwd: '/'})
   closeSync(logFd)
@@ -109,13 +165,13 @@ export async function ensureActivator(root: string): Promise<{started: boolean; 
   child.unref()
   const deadline = Date.now() + 15_000
   while (Date.now() < deadline) {
-    await sleep(50)
-    if (exited !== undefined) {
-      // Lost a race with another `ctr start` that launched one: use that one.
-      if (await activatorRunning(root)) return {started: false, pid: (await callActivator(root, {op: 'ping'})).pid}
+    await sleep(20)
+    const ping = await requestOnce(root, {op: 'ping'}, 5000).catch(() => undefined)
+    // During a takeover the old one answers until the new one has the lock.
+    if (ping && ping.pid !== options.replaces) return {started: ping.pid === child.pid, pid: ping.pid}
+    if (exited !== undefined && !ping) {
       throw new CtrError('ACTIVATOR_DOWN', `the activator exited at once (exit ${exited})`, {hints: [`its log says:\n${logTail(logPath)}`]})
     }
-    if (await activatorRunning(root)) return {started: true, pid: child.pid!}
   }
   throw new CtrError('ACTIVATOR_DOWN', 'the activator did not come up within 15 s', {hints: [`see its log: ${logPath}`]})
 }
@@ -136,12 +192,12 @@ export interface ActivatorStopReport {
 export async function stopActivator(root: string, graceMs = 120_000): Promise<ActivatorStopReport> {
   let pid: number
   try {
-    pid = (await callActivator(root, {op: 'ping'}, 5000)).pid
+    pid = (await requestOnce(root, {op: 'ping'}, 5000)).pid
   } catch (error) {
     if (error instanceof CtrError && error.code === 'ACTIVATOR_DOWN') return {poweredOff: []}
     throw error
   }
-  const status = await callActivator(root, {op: 'status'}).catch(() => undefined)
+  const status = await requestOnce(root, {op: 'status'}, 180_000).catch(() => undefined)
   const poweredOff = (status?.containers ?? []).filter((c) => c.state === 'booting' || c.state === 'running' || c.state === 'stopping').map((c) => c.name)
   await terminate([pid], graceMs)
   return {pid, poweredOff}

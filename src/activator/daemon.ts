@@ -4,11 +4,12 @@
  * imports only the engine (no oclif, ink, react or got), to stay small: it holds every port of
  * every started container for as long as the host runs.
  */
-import {realpathSync} from 'node:fs'
+import {realpathSync, statSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {setDebug} from '../log.js'
 import {stateRoot} from '../store/paths.js'
 import {closeInheritedFds} from '../sys/fds.js'
+import {becomeSubreaper} from '../sys/libc.js'
 import {startActivator} from './server.js'
 
 export async function runActivatorProcess(argv: readonly string[]): Promise<void> {
@@ -18,7 +19,16 @@ export async function runActivatorProcess(argv: readonly string[]): Promise<void
   const log = (message: string) => process.stdout.write(`${new Date().toISOString()} ${message}\n`)
   const strays = closeInheritedFds()
   if (strays.length > 0) log(`closed fds inherited from the parent: ${strays.join(', ')}`)
-  const running = await startActivator({root, log})
+  becomeSubreaper()
+  const entry = fileURLToPath(import.meta.url)
+  // --takeover: replace the activator that runs now (ctr activator --restart, or a newer build).
+  const running = await startActivator({
+    root,
+    log,
+    takeover: argv.includes('--takeover'),
+    build: {entry, mtimeMs: statSync(entry).mtimeMs},
+    onHandedOver: () => process.exit(0),
+  })
   let stopping = false
   const stop = (signalName: string) => {
     if (stopping) return

@@ -12,7 +12,12 @@ import {nspawnArgv} from '../nspawn/argv.js'
 import type {ContainerHistory, ContainerStatus} from '../status/types.js'
 import type {ContainerRecord} from '../store/containers.js'
 import {dropQueued, isReadable} from '../sys/socket.js'
-import {armSockets, releaseSockets, sameSocket, type HeldSocket} from './held-sockets.js'
+import {pidfdOpenOf} from '../sys/pidfd.js'
+import {closeFd} from '../sys/socket.js'
+import {containerPaths} from '../store/paths.js'
+import {armSockets, exposureKey, releaseSockets, sameSocket, type HeldSocket} from './held-sockets.js'
+import {instancesOn, killInits} from './instances.js'
+import type {HeldSocketRef} from './socket-holder.js'
 import {containerLeader, processName, processTree, residentBytes, type TcpRow} from './proc.js'
 import {Poweroff} from './poweroff.js'
 import {consoleLog} from './protocol.js'
@@ -21,6 +26,15 @@ import {afterExit, describeExit, rebootLoopMessage, type RebootPolicy, type Stop
 import type {SocketWatcher} from './watcher.js'
 
 export type HeldState = 'listening' | 'booting' | 'running' | 'stopping'
+
+/** A boot that runs: what an activator hands the next one (or held.json keeps) to take it over. */
+export interface RunningBoot {
+  nspawnPid: number
+  /** ms timestamps, as Date.now(). */
+  bootStartedAt?: number
+  idleSince?: number
+  quietStopAt?: number
+}
 
 export interface HeldContext {
   root: string
@@ -34,6 +48,8 @@ export interface HeldContext {
   onReleased: (name: string) => void
   /** Called after every exit of nspawn (or failed boot), once the history says what happened. */
   onSettled: (name: string) => void
+  /** Called when nspawn was spawned (so held.json says which boot runs). */
+  onBooted?: (name: string) => void
   /** Replaces the pidfd opener of spawnNspawn (tests of a failure that cannot be caused for real). */
   spawnDeps?: SpawnDeps
   /** How reboot loops are slowed down and ended (transitions.ts REBOOT_POLICY unless a test says). */
@@ -64,6 +80,8 @@ export class HeldContainer {
   private quickReboots = 0
   private exitWaiters: Array<() => void> = []
   private outputTail: (lines?: number) => string[] = () => []
+  /** The nspawn runs but is not this process's child: taken over from an earlier activator. */
+  private adopted = false
   /** ms timestamp since when no connection was seen, while running. */
   idleSince?: number
   /** When the profile's sleepWhenQuiet units were last stopped (ms timestamp), in this boot. */
@@ -74,8 +92,44 @@ export class HeldContainer {
     public record: ContainerRecord,
     /** Shared with the activator, which keeps it when the container is released. */
     readonly history: ContainerHistory = {wakes: 0},
+    /** Sockets taken back from the socket holder or the previous activator, by key (used ones are removed). */
+    taken?: Map<string, number>,
   ) {
-    this.sockets = armSockets(record.name, record.ports)
+    this.sockets = armSockets(record.name, record.ports, taken)
+  }
+
+  /** The held sockets, for the socket holder. */
+  socketRefs(): HeldSocketRef[] {
+    return this.sockets.map((s) => ({key: exposureKey(s.exposure), port: s.exposure.port, fd: s.fd}))
+  }
+
+  /** What the next activator needs to take this boot over, while it runs. */
+  runningBoot(): RunningBoot | undefined {
+    if (this.pid === undefined || (this.state !== 'running' && this.state !== 'booting')) return undefined
+    return {nspawnPid: this.pid, bootStartedAt: this.bootStartedAt, idleSince: this.idleSince, quietStopAt: this.quietStopAt}
+  }
+
+  /**
+   * Takes over a boot that runs already (an earlier activator started it, then died or handed
+   * over): running from now, its nspawn's exit seen through a pidfd. Throws when it is gone.
+   */
+  adopt(boot: RunningBoot): void {
+    const pidfd = pidfdOpenOf(boot.nspawnPid)
+    this.ctx.watcher.unwatch(this.name)
+    this.state = 'running'
+    this.spawned = true
+    this.adopted = true
+    this.served = true
+    this.pid = boot.nspawnPid
+    this.bootStartedAt = boot.bootStartedAt ?? Date.now()
+    this.idleSince = boot.idleSince
+    this.quietStopAt = boot.quietStopAt
+    this.ctx.watcher.watch(`exit:${boot.nspawnPid}`, [pidfd], () => {
+      closeFd(pidfd)
+      // Not this process's child: its status is its parent's (or init's) to read. A reboot it asked
+      // for is taken as a poweroff; the next connection boots it again.
+      this.finishExit(0, null)
+    })
   }
 
   get name(): string {
@@ -144,6 +198,7 @@ export class HeldContainer {
     this.spawned = true
     this.outputTail = spawned.outputTail
     this.bootStartedAt = Date.now()
+    if (spawned.pid >= 0) this.ctx.onBooted?.(this.name)
     const spawnedMs = (performance.now() - woken).toFixed(1)
     this.ctx.log(`${this.name}: booting (pid ${spawned.pid}, nspawn spawned ${spawnedMs} ms after the ${triggerFd !== undefined ? 'connection' : 'request'})`)
     if (spawned.pid < 0) return
@@ -275,10 +330,30 @@ export class HeldContainer {
     })
     // nspawn 252 prints this at every exit on a host without systemd; it says nothing about the boot.
     const output = this.outputTail(10).filter((line) => !line.startsWith('Attempted to remove disk file system under'))
+    const adopted = this.adopted
     this.spawned = false
+    this.adopted = false
     this.pid = undefined
     this.bootStartedAt = undefined
     this.ctx.log(`${this.name}: nspawn ${describeExit(code, signalName)} after ${ranMs} ms`)
+    // A killed nspawn leaves the container's init running, and an adopted one's end is not seen
+    // closely: nothing of this instance may live on before the tree is held (or booted) again.
+    if (signalName !== null || adopted) {
+      this.state = 'stopping'
+      void this.killLeftovers().then(() => this.afterExitDecided(decision, code, signalName, output))
+      return
+    }
+    this.afterExitDecided(decision, code, signalName, output)
+  }
+
+  private async killLeftovers(): Promise<void> {
+    const {inits} = instancesOn(containerPaths(this.ctx.root, this.name).rootfs)
+    if (inits.length === 0) return
+    this.ctx.log(`${this.name}: its init ${inits.join(', ')} outlived nspawn; killing it`)
+    await killInits(inits)
+  }
+
+  private afterExitDecided(decision: ReturnType<typeof afterExit>, code: number | null, signalName: NodeJS.Signals | null, output: string[]): void {
     if (decision.next === 'boot') {
       this.quickReboots = decision.quickReboots
       this.rebootAfter(decision.delayMs)
@@ -299,7 +374,8 @@ export class HeldContainer {
     }
     this.history.lastStopReason = decision.reason
     if (decision.reason === 'crashed') this.history.lastError = `systemd-nspawn ${describeExit(code, signalName)}`
-    this.settle(decision.next === 'release')
+    // A stop that came while leftovers were being killed is honoured too.
+    this.settle(decision.next === 'release' || (this.stopRequest !== undefined && !this.stopRequest.keepPorts))
   }
 
   /** Boots again after DELAY_MS; meanwhile the container counts as booting (nothing watches its sockets). */

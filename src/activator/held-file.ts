@@ -5,6 +5,7 @@
  */
 import {join} from 'node:path'
 import type {ContainerHistory} from '../status/types.js'
+import type {RunningBoot} from './held-container.js'
 import {readJson, writeJsonAtomic} from '../store/atomic.js'
 import {layout} from '../store/paths.js'
 
@@ -12,6 +13,14 @@ export interface HeldFile {
   containers: string[]
   /** Wakes and the last stop of the containers this root's activators have held, when there is something to say. */
   history?: Record<string, ContainerHistory>
+  /** The boots that run, so that an activator starting after this one died can take them over. */
+  running?: Record<string, RunningBoot>
+  /**
+   * The activator that wrote this stopped on purpose (ctr activator --stop, SIGTERM): its containers
+   * are powered off and its ports closed. Otherwise it died, and the next ctr command that needs an
+   * activator starts one, which takes over at once.
+   */
+  clean?: boolean
 }
 
 export function heldFile(root: string): string {
@@ -25,6 +34,12 @@ export async function readHeldFile(root: string): Promise<HeldFile | undefined> 
 /** Reads the held list without an activator (for `ctr ls` when it is down). */
 export async function readHeld(root: string): Promise<string[]> {
   return (await readHeldFile(root))?.containers ?? []
+}
+
+/** The last activator of ROOT died holding containers: one should run again, at once. */
+export async function activatorDied(root: string): Promise<boolean> {
+  const file = await readHeldFile(root).catch(() => undefined)
+  return file !== undefined && file.clean !== true && file.containers.length > 0
 }
 
 /** Writes what SNAPSHOT returns to held.json, 20 ms after the first of a burst of persist() calls. */

@@ -2,6 +2,7 @@
 import {CtrError} from '../errors.js'
 import {describeExposure, type Exposure} from '../store/containers.js'
 import {EACCES, EADDRINUSE, EADDRNOTAVAIL, SyscallError, closeFd, listenTcp} from '../sys/socket.js'
+import {socketKey} from './socket-holder.js'
 
 export interface HeldSocket {
   exposure: Exposure
@@ -12,11 +13,25 @@ export function sameSocket(a: Exposure, b: Exposure): boolean {
   return a.port === b.port && (a.address ?? '::') === (b.address ?? '::')
 }
 
-/** Binds and listens on every exposure; all or nothing. */
-export function armSockets(name: string, exposures: readonly Exposure[]): HeldSocket[] {
+/** Which socket an exposure is, as the socket holder keys it: ADDRESS|PORT. */
+export function exposureKey(e: Exposure): string {
+  return socketKey(e.port, e.address)
+}
+
+/**
+ * Binds and listens on every exposure; all or nothing. A socket in TAKEN (taken back from the socket
+ * holder or a previous activator, by key) is used as it is and removed from TAKEN: the same open
+ * socket, with the connections already waiting in it.
+ */
+export function armSockets(name: string, exposures: readonly Exposure[], taken?: Map<string, number>): HeldSocket[] {
   const held: HeldSocket[] = []
   try {
-    for (const exposure of exposures) held.push({exposure, fd: listenTcp(exposure.port, exposure.address ?? '::')})
+    for (const exposure of exposures) {
+      const key = exposureKey(exposure)
+      const fd = taken?.get(key)
+      taken?.delete(key)
+      held.push({exposure, fd: fd ?? listenTcp(exposure.port, exposure.address ?? '::')})
+    }
     return held
   } catch (error) {
     for (const h of held) closeFd(h.fd)

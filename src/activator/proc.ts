@@ -233,3 +233,13 @@ export function isNamespaceInit(pid: number): boolean {
     return false
   }
 }
+
+/** PID has exited: no such process, or a zombie waiting to be reaped (it holds nothing any more). */
+export function processGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z'
+  } catch {
+    return true
+  }
+}

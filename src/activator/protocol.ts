@@ -3,7 +3,8 @@
  * so only root), one JSON response line back.
  */
 import {join} from 'node:path'
-import type {ContainerStatus, StatusReport} from '../status/types.js'
+import type {ContainerHistory, ContainerStatus, StatusReport} from '../status/types.js'
+import type {RunningBoot} from './held-container.js'
 import {layout} from '../store/paths.js'
 import type {ErrorCode} from '../errors.js'
 
@@ -15,15 +16,35 @@ export type Request =
   | {op: 'forget'; name: string}
   | {op: 'refresh'; name: string}
   | {op: 'wake'; name: string}
+  | {op: 'handover'}
 
 export interface Results {
-  ping: {pid: number; root: string; rssBytes: number; memory?: NodeJS.MemoryUsage}
+  ping: {pid: number; root: string; rssBytes: number; memory?: NodeJS.MemoryUsage; build?: BuildId}
   status: StatusReport
-  start: ContainerStatus
+  start: ContainerStatus & {already?: 'held' | 'running'}
   stop: ContainerStatus
   forget: null
   refresh: ContainerStatus
   wake: {pid: number; leader: number}
+  handover: HandedOver
+}
+
+/** Which build of ctr an activator process runs: its daemon.js and when that was built. */
+export interface BuildId {
+  entry: string
+  mtimeMs: number
+}
+
+/**
+ * What an activator hands the one replacing it: what it holds (as held.json says it), the boots
+ * that run, and its own fd number of every held socket, which the new one copies with pidfd_getfd.
+ */
+export interface HandedOver {
+  pid: number
+  containers: string[]
+  history: Record<string, ContainerHistory>
+  running: Record<string, RunningBoot>
+  sockets: Record<string, number>
 }
 
 export type Response<T = unknown> = {ok: true; result: T} | {ok: false; error: {code: ErrorCode; message: string; hints: string[]}}

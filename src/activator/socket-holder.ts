@@ -95,6 +95,8 @@ export async function takeBackSockets(root: string): Promise<Map<string, number>
 export class SocketHolder {
   private current?: HolderFile
   private queued = false
+  /** stop() was called: no holder is made again. */
+  private stopped = false
   private syncing: Promise<void> = Promise.resolve()
 
   constructor(
@@ -111,7 +113,7 @@ export class SocketHolder {
 
   /** A new holder for the current set soon; a burst of changes makes one. */
   sync(): void {
-    if (this.queued) return
+    if (this.queued || this.stopped) return
     this.queued = true
     this.syncing = this.syncing.then(async () => {
       await new Promise((r) => setTimeout(r, 10))
@@ -127,6 +129,7 @@ export class SocketHolder {
 
   /** Stops the holder: the ports close once the activator closes its own copies too. */
   async stop(): Promise<void> {
+    this.stopped = true
     await this.syncing
     if (this.current) signal(this.current.pid, 'SIGKILL')
     this.current = undefined
@@ -141,10 +144,14 @@ export class SocketHolder {
   }
 
   private async replace(): Promise<void> {
+    if (this.stopped) return
     const sockets = this.sockets()
     const previous = this.current
     if (sockets.length === 0) {
-      if (previous) await this.stop()
+      // Nothing held: no holder (one is made again with the next held socket).
+      if (previous) signal(previous.pid, 'SIGKILL')
+      this.current = undefined
+      await writeJsonAtomic(holderFile(this.root), {})
       return
     }
     const child = spawn('sleep', ['infinity'], {

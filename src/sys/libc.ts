@@ -36,3 +36,14 @@ export const EWOULDBLOCK = 11
 export function flock(fd: number, operation: number): number {
   return fn('int flock(int fd, int operation)')(fd, operation) as number
 }
+
+const PR_SET_CHILD_SUBREAPER = 36
+
+/**
+ * Makes this process the reaper of its orphaned descendants (prctl(2)): the init of a container
+ * whose nspawn was killed is re-parented here, where the activator can kill and reap it, instead of
+ * to the host's PID 1 (which, on some hosts, never reaps).
+ */
+export function becomeSubreaper(): boolean {
+  return (fn('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)')(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) as number) === 0
+}

@@ -1,13 +1,15 @@
 /** Processes ctr started, by pid (never by name): is one alive, and stopping it the orderly way. */
 import {setTimeout as sleep} from 'node:timers/promises'
+import {processGone} from '../activator/proc.js'
 
+/** PID runs (a zombie does not: it has exited, and holds nothing, though no one reaped it yet). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch {
     return false
   }
+  return !processGone(pid)
 }
 
 /** Sends a signal (a name, or a number such as a realtime signal) to PID; a process already gone is fine. */

@@ -9,7 +9,10 @@ import {nspawnPidsFor} from '../../src/containers/processes.js'
 import {unmountUnder} from '../../src/rootfs/mount.js'
 import {listContainers} from '../../src/store/containers.js'
 import {containerPaths} from '../../src/store/paths.js'
-import {terminate} from '../../src/sys/process.js'
+import {killInits} from '../../src/activator/instances.js'
+import {isNamespaceInit, scanProcesses} from '../../src/activator/proc.js'
+import {holdersIn} from '../../src/activator/socket-holder.js'
+import {signal, terminate} from '../../src/sys/process.js'
 
 export async function destroyRoot(root: string): Promise<void> {
   const activator = await activatorOf(root)
@@ -18,6 +21,11 @@ export async function destroyRoot(root: string): Promise<void> {
   for (const c of await listContainers(root).catch(() => [])) {
     await terminate(await nspawnPidsFor(containerPaths(root, c.name).rootfs), 15_000)
   }
+  // What a killed activator or nspawn may have left: the socket holder, inits without their nspawn.
+  const processes = scanProcesses()
+  for (const pid of holdersIn(processes, root)) signal(pid, 'SIGKILL')
+  const leftInits = processes.filter((p) => p.root?.startsWith(`${root}/`) && isNamespaceInit(p.pid)).map((p) => p.pid)
+  if (leftInits.length > 0) await killInits(leftInits)
   await unmountUnder(root)
   await rm(root, {recursive: true, force: true})
 }
