@@ -323,7 +323,8 @@ export class HeldContainer {
       code,
       signal: signalName,
       stopRequest: this.stopRequest,
-      served: this.served || ranMs > SERVED_AFTER_MS,
+      // A killed nspawn crashed; it did not fail to boot (whose connections would be dropped).
+      served: this.served || ranMs > SERVED_AFTER_MS || signalName !== null,
       ranMs,
       quickReboots: this.quickReboots,
       policy: this.ctx.rebootPolicy,

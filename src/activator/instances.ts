@@ -8,7 +8,7 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 import {reap} from '../sys/spawn.js'
 import {signal} from '../sys/process.js'
-import {isNamespaceInit, nspawnTree, processGone, scanProcesses, type ProcessEntry} from './proc.js'
+import {directoryId, isNamespaceInit, nspawnTree, processGone, scanProcesses, type ProcessEntry} from './proc.js'
 
 export interface TreeInstances {
   nspawn: number[]
@@ -17,9 +17,10 @@ export interface TreeInstances {
 
 export function instancesOn(tree: string, processes: readonly ProcessEntry[] = scanProcesses()): TreeInstances {
   const want = tree.replace(/\/+$/, '')
+  const id = directoryId(want)
   return {
     nspawn: processes.filter((p) => nspawnTree(p.argv) === want).map((p) => p.pid),
-    inits: processes.filter((p) => p.root === want && isNamespaceInit(p.pid)).map((p) => p.pid),
+    inits: id === undefined ? [] : processes.filter((p) => p.rootId === id && isNamespaceInit(p.pid)).map((p) => p.pid),
   }
 }
 

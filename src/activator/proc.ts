@@ -3,7 +3,7 @@
  * connections of a passed socket live in the host's network namespace, whatever the container's
  * network mode, so /proc/net/tcp{,6} of the host sees them) and the memory of its process tree.
  */
-import {readFileSync, readdirSync, readlinkSync} from 'node:fs'
+import {readFileSync, readdirSync, readlinkSync, statSync} from 'node:fs'
 
 export const TCP_ESTABLISHED = 0x01
 export const TCP_LISTEN = 0x0a
@@ -191,8 +191,21 @@ export function processArgv(pid: number): string[] | undefined {
 export interface ProcessEntry {
   pid: number
   argv: string[]
-  /** Where /proc/PID/root points (the tree, for a container's processes). */
-  root?: string
+  /**
+   * The root directory of PID as device:inode. Not its path: readlink of /proc/PID/root gives the
+   * path in the process's own mount namespace, "/" for a container's processes.
+   */
+  rootId?: string
+}
+
+/** device:inode of a directory, as ProcessEntry.rootId gives it; undefined when it is gone. */
+export function directoryId(path: string): string | undefined {
+  try {
+    const info = statSync(path)
+    return `${info.dev}:${info.ino}`
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -207,11 +220,7 @@ export function scanProcesses(): ProcessEntry[] {
     const pid = Number(name)
     const argv = processArgv(pid)
     if (!argv) continue
-    let root: string | undefined
-    try {
-      root = readlinkSync(`/proc/${pid}/root`)
-    } catch {}
-    entries.push({pid, argv, root})
+    entries.push({pid, argv, rootId: directoryId(`/proc/${pid}/root`)})
   }
   return entries
 }

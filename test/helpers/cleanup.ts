@@ -9,8 +9,8 @@ import {nspawnPidsFor} from '../../src/containers/processes.js'
 import {unmountUnder} from '../../src/rootfs/mount.js'
 import {listContainers} from '../../src/store/containers.js'
 import {containerPaths} from '../../src/store/paths.js'
-import {killInits} from '../../src/activator/instances.js'
-import {isNamespaceInit, scanProcesses} from '../../src/activator/proc.js'
+import {instancesOn, killInits} from '../../src/activator/instances.js'
+import {scanProcesses} from '../../src/activator/proc.js'
 import {holdersIn} from '../../src/activator/socket-holder.js'
 import {signal, terminate} from '../../src/sys/process.js'
 
@@ -24,8 +24,10 @@ export async function destroyRoot(root: string): Promise<void> {
   // What a killed activator or nspawn may have left: the socket holder, inits without their nspawn.
   const processes = scanProcesses()
   for (const pid of holdersIn(processes, root)) signal(pid, 'SIGKILL')
-  const leftInits = processes.filter((p) => p.root?.startsWith(`${root}/`) && isNamespaceInit(p.pid)).map((p) => p.pid)
-  if (leftInits.length > 0) await killInits(leftInits)
+  for (const c of await listContainers(root).catch(() => [])) {
+    const {inits} = instancesOn(containerPaths(root, c.name).rootfs, processes)
+    if (inits.length > 0) await killInits(inits)
+  }
   await unmountUnder(root)
   await rm(root, {recursive: true, force: true})
 }
