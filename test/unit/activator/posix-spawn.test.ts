@@ -29,7 +29,7 @@ describe('posix_spawn for nspawn', () => {
 
   it('runs a program in its own session with signals reset, output in a file, exit seen by pidfd', async () => {
     const out = join(await tempDir(), 'out')
-    const script = 'echo "$$ $(cut -d" " -f6 /proc/$$/stat)"; grep -E "^Sig(Ign|Blk)" /proc/$$/status; echo oops >&2; exit 42'
+    const script = 'echo "$$ $(cut -d" " -f6 /proc/$$/stat)"; grep -E "^Sig(Ign|Blk)" /proc/self/status; echo oops >&2; exit 42'
     const pid = posixSpawn({path: '/bin/sh', argv: ['sh', '-c', script], env: {PATH: '/usr/bin:/bin'}, passFds: [], outputPath: out, newSession: true})
     const pidfd = pidfdOpen(pid)
     const watcher = new SocketWatcher()
