@@ -172,8 +172,10 @@ describe.skipIf(reason)('activator (real nspawn, real sshd, real ssh)', () => {
     await expect(exposePort(root, {spec: '65536', service: 'ssh', container: 'a'})).rejects.toMatchObject({code: 'INVALID_ARGUMENT'})
     await expect(exposePort(root, {spec: String(PORT_BUSY), service: 'gopher', container: 'a'})).rejects.toMatchObject({code: 'UNKNOWN_SERVICE'})
     await expect(exposePort(root, {spec: String(PORT_BUSY), service: 'ssh'})).rejects.toMatchObject({code: 'AMBIGUOUS'})
+    // As systemctl start: a container started already is started (and the report says so).
     const again = await startContainers(root, ['a', 'nope'], {now: false})
-    expect(again.items.map((i) => i.error?.code)).toEqual(['RUNNING', 'NOT_FOUND'])
+    expect(again.items.map((i) => i.error?.code)).toEqual([undefined, 'NOT_FOUND'])
+    expect(again.items[0].status?.already).toBeDefined()
     expect((await statusOf(root, 'a')).ports.map((e) => e.port)).toEqual([PORT_A, PORT_A2])
   })
 
@@ -316,7 +318,7 @@ describe.skipIf(reason)('activator (real nspawn, real sshd, real ssh)', () => {
       })
     }
   })
-  it('an activator killed while a container runs: the next one powers the orphan off and holds the ports again', async () => {
+  it('an activator killed while a container runs: the next one takes it over, running, and holds the same ports', async () => {
     const {readFileSync} = await import('node:fs')
     const lockPid = () => Number(readFileSync(join(root, 'activator/activator.lock'), 'utf8'))
     const alive = (pid: number) => {
@@ -341,8 +343,9 @@ describe.skipIf(reason)('activator (real nspawn, real sshd, real ssh)', () => {
       expect(again.stdout).toMatch(/started the activator/)
       expect(again.exitCode).toBe(0)
       pid = lockPid()
-      expect(alive(orphan)).toBe(false)
-      expect((await statusOf(root, 'b')).state).toBe('listening')
+      // Taken over, not powered off and booted again: the same nspawn serves on.
+      expect(alive(orphan)).toBe(true)
+      expect(await statusOf(root, 'b')).toMatchObject({state: 'running', pid: orphan})
       expect((await ssh(keys.key, PORT_B, 'true')).exitCode).toBe(0)
       // ctr activator --stop: the running container is powered off, the activator is gone.
       const [nspawn] = await nspawnPidsFor(containerPaths(root, 'b').rootfs)
