@@ -247,6 +247,7 @@ export class Activator {
         throw new CtrError('NOT_RUNNING', `${name} is not running (its ports are held already)`)
       }
       await c.stop({keepPorts: options.keepPorts, reason: 'user'})
+      await this.portsLetGo()
       return this.held.get(name)?.status(readTcpRows(), undefined) ?? this.notHeldStatus(record)
     })
   }
@@ -255,6 +256,7 @@ export class Activator {
   async forget(name: string): Promise<void> {
     return this.serial(name, async () => {
       await this.held.get(name)?.stop({keepPorts: false, reason: 'user'})
+      await this.portsLetGo()
       this.histories.delete(name)
       this.persist()
     })
@@ -265,7 +267,7 @@ export class Activator {
     return this.serial(name, async () => {
       const record = await getContainer(this.root, name)
       this.held.get(name)?.refresh(record)
-      this.holder.sync()
+      await this.portsLetGo()
       return this.statusOf(name)
     })
   }
@@ -375,6 +377,12 @@ export class Activator {
 
   private persist(): void {
     this.heldFile.persist()
+  }
+
+  /** The socket holder has the held set now: a port let go (stop, rm, unexpose) is free when this resolves. */
+  private async portsLetGo(): Promise<void> {
+    this.holder.sync()
+    await this.holder.synced()
   }
 
   /** Runs operations on one container one after another. */

@@ -18,7 +18,7 @@ import {layout} from '../store/paths.js'
 import {signal} from '../sys/process.js'
 import {closeFd, listeningPort} from '../sys/socket.js'
 import {pidfdGetfd, pidfdOpenOf} from '../sys/pidfd.js'
-import {processArgv, processStartTime, type ProcessEntry} from './proc.js'
+import {processArgv, processGone, processStartTime, type ProcessEntry} from './proc.js'
 
 export interface HeldSocketRef {
   /** Which socket: ADDRESS|PORT, ADDRESS '::' when unset. */
@@ -91,6 +91,12 @@ export async function takeBackSockets(root: string): Promise<Map<string, number>
   return taken
 }
 
+/** SIGKILL, and back once it is gone: a port it alone held is free then. */
+async function killHolder(pid: number): Promise<void> {
+  signal(pid, 'SIGKILL')
+  for (let i = 0; i < 200 && !processGone(pid); i++) await new Promise((r) => setTimeout(r, 5))
+}
+
 /** Keeps ROOT's holder in step with the sockets the activator holds. */
 export class SocketHolder {
   private current?: HolderFile
@@ -131,7 +137,7 @@ export class SocketHolder {
   async stop(): Promise<void> {
     this.stopped = true
     await this.syncing
-    if (this.current) signal(this.current.pid, 'SIGKILL')
+    if (this.current) await killHolder(this.current.pid)
     this.current = undefined
     await writeJsonAtomic(holderFile(this.root), {}).catch(() => {})
   }
@@ -149,9 +155,9 @@ export class SocketHolder {
     const previous = this.current
     if (sockets.length === 0) {
       // Nothing held: no holder (one is made again with the next held socket).
-      if (previous) signal(previous.pid, 'SIGKILL')
       this.current = undefined
       await writeJsonAtomic(holderFile(this.root), {})
+      if (previous) await killHolder(previous.pid)
       return
     }
     const child = spawn('sleep', ['infinity'], {
@@ -170,6 +176,6 @@ export class SocketHolder {
     const record: HolderFile = {pid, startTime, fds: Object.fromEntries(sockets.map((s, i) => [s.key, i + 3]))}
     await writeJsonAtomic(holderFile(this.root), record)
     this.current = record
-    if (previous && previous.pid !== pid) signal(previous.pid, 'SIGKILL')
+    if (previous && previous.pid !== pid) await killHolder(previous.pid)
   }
 }

@@ -4,12 +4,13 @@
  * and without --json, logs of a container that never booted (and -f following it into its first
  * boot), shell NAME [-- COMMAND...], and --mirror over a cached base. One container boots.
  */
-import {chmod, mkdir, readdir, stat} from 'node:fs/promises'
-import {dirname, join} from 'node:path'
+import {mkdir, readdir} from 'node:fs/promises'
+import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {CTR, ctr} from '../helpers/cli.js'
+import {letNobodyReachCtr, restoreNobodyPaths} from '../helpers/nobody.js'
 import {makeTestRoot, skipReason, tearDown} from '../helpers/roots.js'
 
 const reason = skipReason()
@@ -110,21 +111,8 @@ describe.skipIf(reason)('one line with a hint (real CLI)', () => {
   })
 
   describe('a non-root user is told that root is needed', () => {
-    // nobody must reach bin/ctr to run it at all: a checkout under a private dir (CI's clone may be
-    // in a mktemp -d) gets o+x on the dirs above it for the time of these cases, then its modes back.
-    const opened: Array<[string, number]> = []
-    beforeAll(async () => {
-      for (let dir = dirname(CTR); dir !== '/'; dir = dirname(dir)) {
-        const mode = (await stat(dir)).mode & 0o7777
-        if ((mode & 0o001) === 0) {
-          opened.push([dir, mode])
-          await chmod(dir, mode | 0o001)
-        }
-      }
-    })
-    afterAll(async () => {
-      for (const [dir, mode] of opened) await chmod(dir, mode)
-    })
+    beforeAll(letNobodyReachCtr)
+    afterAll(restoreNobodyPaths)
     const asNobody = (args: string[]) =>
       execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', CTR, ...args, '--root', root], {
         reject: false,

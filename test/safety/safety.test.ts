@@ -8,6 +8,7 @@ import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {restoreNobodyPaths} from '../helpers/nobody.js'
 import {destroyRoot} from '../helpers/cleanup.js'
 import {makeKeyPair} from '../helpers/ssh.js'
 import {skipReason} from '../helpers/roots.js'
@@ -47,6 +48,7 @@ describe.skipIf(reason)('safety: hostile input, full disks and killed commands t
   }, 600_000)
 
   afterAll(async () => {
+    await restoreNobodyPaths()
     console.log(summary())
     if (s) {
       await destroyRoot(s.root).catch(() => {})

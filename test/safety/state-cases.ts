@@ -10,6 +10,7 @@ import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {destroyRoot} from '../helpers/cleanup.js'
 import {CTR} from '../helpers/cli.js'
+import {letNobodyReachCtr} from '../helpers/nobody.js'
 import type {Case, RunResult} from './harness.js'
 import {type Context, containerTree, type Group, linkBase, rootWithContainer} from './context.js'
 
@@ -64,7 +65,7 @@ export function stateCases(ctx: Context): Group {
     message: /root/,
     uid: NOBODY,
     gid: NOBODY,
-    setup: () => rootWithContainer(ctx).then(() => chmod(root, 0o700)),
+    setup: () => rootWithContainer(ctx).then(() => chmod(root, 0o700)).then(letNobodyReachCtr),
   })
   const cases: Case[] = [
     {
