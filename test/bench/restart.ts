@@ -28,6 +28,7 @@ import {createContainer} from '../../src/containers/create.js'
 import {layout} from '../../src/store/paths.js'
 import {writeContainer, type ContainerRecord} from '../../src/store/containers.js'
 import {terminate} from '../../src/sys/process.js'
+import {holderPid} from '../helpers/cleanup.js'
 import {makeKeyPair} from '../helpers/ssh.js'
 import {freePortRange, timeToFirstByte} from './activator.js'
 import {logActivatorTail, mb, processRunning, statusOf, type Log} from './held.js'
@@ -83,15 +84,6 @@ async function stopHolder(root: string): Promise<void> {
   if (pid !== undefined && processArgv(pid)?.[0]?.startsWith('ctr-socket-holder')) await terminate([pid], 5000)
 }
 
-async function holderPid(root: string): Promise<number | undefined> {
-  const text = await readFile(join(layout(root).activatorDir, 'holder.json'), 'utf8').catch(() => '{}')
-  try {
-    const pid = (JSON.parse(text) as {pid?: unknown}).pid
-    return typeof pid === 'number' ? pid : undefined
-  } catch {
-    return undefined
-  }
-}
 
 /** A client that connects to PORT every CLIENT_EVERY_MS until stopped. */
 function client(port: number) {

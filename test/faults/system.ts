@@ -15,7 +15,10 @@ import type {ContainerStatus, StatusReport} from '../../src/status/types.js'
 import {containerPaths, layout} from '../../src/store/paths.js'
 import {canBind} from '../../src/sys/socket.js'
 import {ctr} from '../helpers/cli.js'
+import {holderPid} from '../helpers/cleanup.js'
 import {destroyTestRoot} from '../helpers/roots.js'
+
+export {holderPid}
 
 /** COUNT free ports in a row, from a range picked by pid so that parallel runs do not collide. */
 export function freePorts(count: number, from = 21000, to = 22999): number[] {
@@ -45,16 +48,6 @@ export async function activatorPid(root: string): Promise<number | undefined> {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined
 }
 
-/** The socket holder's pid, from ROOT/activator/holder.json. */
-export async function holderPid(root: string): Promise<number | undefined> {
-  const text = await readFile(join(layout(root).activatorDir, 'holder.json'), 'utf8').catch(() => '{}')
-  try {
-    const pid = (JSON.parse(text) as {pid?: unknown}).pid
-    return typeof pid === 'number' ? pid : undefined
-  } catch {
-    return undefined
-  }
-}
 
 export function alive(pid: number | undefined): boolean {
   if (pid === undefined) return false

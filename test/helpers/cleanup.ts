@@ -4,11 +4,12 @@
  * state root removed.
  */
 import {readFile, rm} from 'node:fs/promises'
+import {join} from 'node:path'
 import {activatorLockFile} from '../../src/activator/protocol.js'
 import {nspawnPidsFor} from '../../src/containers/processes.js'
 import {unmountUnder} from '../../src/rootfs/mount.js'
 import {listContainers} from '../../src/store/containers.js'
-import {containerPaths} from '../../src/store/paths.js'
+import {containerPaths, layout} from '../../src/store/paths.js'
 import {instancesOn, killInits} from '../../src/activator/instances.js'
 import {scanProcesses} from '../../src/activator/proc.js'
 import {holdersIn} from '../../src/activator/socket-holder.js'
@@ -44,4 +45,15 @@ async function activatorOf(root: string): Promise<number | undefined> {
 /** SIGTERM (orderly poweroff for nspawn), then SIGKILL after a grace period. */
 export async function stopPid(pid: number, graceMs = 15_000): Promise<void> {
   await terminate([pid], graceMs)
+}
+
+/** The socket holder's pid, from ROOT/activator/holder.json. */
+export async function holderPid(root: string): Promise<number | undefined> {
+  const text = await readFile(join(layout(root).activatorDir, 'holder.json'), 'utf8').catch(() => '{}')
+  try {
+    const pid = (JSON.parse(text) as {pid?: unknown}).pid
+    return typeof pid === 'number' ? pid : undefined
+  } catch {
+    return undefined
+  }
 }
