@@ -11,7 +11,16 @@ export interface ServiceRecipe {
   name: string
   description: string
   packages: string[]
-  socket: {accept: boolean}
+  socket: {
+    accept: boolean
+    /**
+     * [Socket] settings, written in this order. An Accept=yes service needs two: systemd's default
+     * MaxConnections=64 closes the 65th connection at once (ssh: "Connection closed"), and its
+     * trigger limit (200 connections in 2 s for Accept=yes) puts the socket unit into failed state,
+     * after which the running container accepts nothing more until it reboots.
+     */
+    settings?: Record<string, string>
+  }
   /** [Service] settings, written in this order. */
   service: Record<string, string>
   /** The distro's own always-on units for this service, masked so they never take a host port. */
@@ -62,6 +71,7 @@ export function socketUnitText(recipe: ServiceRecipe, exposures: readonly Exposu
   lines.push('', '[Socket]')
   for (const e of exposures) lines.push(`ListenStream=${listenValue(e)}`)
   if (recipe.socket.accept) lines.push('Accept=yes')
+  for (const [key, value] of Object.entries(recipe.socket.settings ?? {})) lines.push(`${key}=${value}`)
   lines.push('', '[Install]', 'WantedBy=sockets.target', '')
   return lines.join('\n')
 }

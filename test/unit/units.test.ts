@@ -11,6 +11,13 @@ describe('ssh units', () => {
     expect(text).not.toContain('DefaultDependencies')
   })
 
+  it("socket unit: neither systemd's 64-connection cap nor its trigger limit drops connections under load", () => {
+    const text = socketUnitText(ssh, [{port: 23, service: 'ssh'}])
+    // Defaults close the 65th concurrent connection and fail the socket after 200 in 2 s.
+    expect(text).toMatch(/^MaxConnections=1024$/m)
+    expect(text).toMatch(/^TriggerLimitIntervalSec=0$/m)
+  })
+
   it('service template runs sshd -i on the socket, keeping /run/sshd across instances', () => {
     const text = serviceUnitText(ssh)
     expect(text).toContain('ExecStart=-/usr/sbin/sshd -i\n')
