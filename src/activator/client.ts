@@ -16,25 +16,53 @@ import {debug, isDebug} from '../log.js'
 import {layout} from '../store/paths.js'
 import {terminate} from '../sys/process.js'
 import {activatorDied} from './held-file.js'
-import {activatorLog, controlSocket, type BuildId, type Request, type Response, type Results} from './protocol.js'
+import {activatorLog, controlSocket, type Answerer, type BuildId, type Request, type Response, type Results} from './protocol.js'
 
 /**
  * One request to ROOT's activator. If none runs but the last one died holding containers, one is
  * started first (it takes the sockets back from the socket holder and the running containers over),
- * so that a command after a crash sees the truth and the ports are served again.
+ * so that a command after a crash sees the truth and the ports are served again. An answer from an
+ * activator of an older build (an upgrade of ctr) is followed by a takeover by this build's.
  */
 export async function callActivator<R extends Request>(root: string, request: R, timeoutMs = 180_000): Promise<Results[R['op']]> {
+  let response: Response<Results[R['op']]>
   try {
-    return await requestOnce(root, request, timeoutMs)
+    response = await exchange(root, request, timeoutMs)
   } catch (error) {
     if (!(error instanceof CtrError && error.code === 'ACTIVATOR_DOWN') || request.op === 'ping' || !(await activatorDied(root))) throw error
     debug(`the activator of ${root} died holding containers; starting one`)
     await ensureActivator(root)
     return requestOnce(root, request, timeoutMs)
   }
+  if (request.op !== 'ping' && request.op !== 'handover') await replaceIfOlder(root, response.from)
+  return resultOf(response)
+}
+
+/**
+ * Replaces the activator that answered by this build's when it runs an older build (an upgrade of
+ * ctr). Activators from before answers said who gave them are asked with a ping. The answer is in
+ * hand: a takeover that fails leaves the older activator running, and says so.
+ */
+async function replaceIfOlder(root: string, from: Answerer | undefined): Promise<void> {
+  const answerer = from ?? (await requestOnce(root, {op: 'ping'}, 5000).catch(() => undefined))
+  if (!answerer || !isOlderBuild(answerer.build, ownBuild())) return
+  debug(`the activator ${answerer.pid} runs an older build (${answerer.build?.entry}); taking over`)
+  await startDaemon(root, {takeover: true, replaces: answerer.pid}).catch((error: unknown) => {
+    process.stderr.write(`ctr: warning: the activator ${answerer.pid} runs an older build and could not be replaced: ${error instanceof Error ? error.message : String(error)}\n`)
+  })
 }
 
 async function requestOnce<R extends Request>(root: string, request: R, timeoutMs: number): Promise<Results[R['op']]> {
+  return resultOf(await exchange(root, request, timeoutMs))
+}
+
+function resultOf<T>(response: Response<T>): T {
+  if (!response.ok) throw new CtrError(response.error.code, response.error.message, {hints: response.error.hints})
+  return response.result
+}
+
+/** One request line out, one response line back. */
+async function exchange<R extends Request>(root: string, request: R, timeoutMs: number): Promise<Response<Results[R['op']]>> {
   const path = controlSocket(root)
   const line = await new Promise<string>((resolve, reject) => {
     const socket = connect(path)
@@ -58,16 +86,13 @@ async function requestOnce<R extends Request>(root: string, request: R, timeoutM
       else reject(new CtrError('ACTIVATOR_DOWN', `cannot talk to the activator: ${error.message}`, {cause: error}))
     })
   })
-  let response: Response<Results[R['op']]>
   try {
-    response = JSON.parse(line) as Response<Results[R['op']]>
+    return JSON.parse(line) as Response<Results[R['op']]>
   } catch {
     throw new CtrError('ACTIVATOR_DOWN', 'the activator closed the connection without an answer', {
       hints: [`see its log: ${activatorLog(root)}`],
     })
   }
-  if (!response.ok) throw new CtrError(response.error.code, response.error.message, {hints: response.error.hints})
-  return response.result
 }
 
 function activatorDown(root: string): CtrError {

@@ -47,7 +47,13 @@ export interface HandedOver {
   sockets: Record<string, number>
 }
 
-export type Response<T = unknown> = {ok: true; result: T} | {ok: false; error: {code: ErrorCode; message: string; hints: string[]}}
+/** Who answered: every response says it, so that a newer ctr can replace an older activator. */
+export interface Answerer {
+  pid: number
+  build?: BuildId
+}
+
+export type Response<T = unknown> = ({ok: true; result: T} | {ok: false; error: {code: ErrorCode; message: string; hints: string[]}}) & {from?: Answerer}
 
 export function controlSocket(root: string): string {
   return join(layout(root).activatorDir, 'control.sock')
