@@ -3,9 +3,6 @@ import {defineConfig} from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
-    // The faults suite (npm run test:faults) still has failing cases (issue 10 is not closed): it
-    // runs on its own until they pass, so that CI proves what is done.
-    exclude: ['test/faults/**', 'node_modules/**'],
     // Integration tests boot real containers on real ports and share one bootstrapped base:
     // one file at a time keeps them from fighting over the two cores and the ports.
     fileParallelism: false,

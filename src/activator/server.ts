@@ -51,10 +51,11 @@ export async function startActivator(options: ServerOptions): Promise<RunningAct
   let restoring: Promise<string[]> | undefined
   if (handover) {
     // Watching again before anything else: every moment until then, connections wait in the backlog.
+    const began = performance.now()
     restoring = activator.restore({state: handover.state, sockets: handover.sockets})
-    await restoring
+    const restored = await restoring
     handover.done()
-    log(`took over from activator ${handover.state.pid}`)
+    log(`took over from activator ${handover.state.pid}: ${restored.length} container(s) held again in ${Math.round(performance.now() - began)} ms`)
   }
   const lockFd = openSync(activatorLockFile(root), 'a+', 0o600)
   const deadline = Date.now() + (handover ? LOCK_WAIT_MS : 0)
@@ -90,8 +91,9 @@ export async function startActivator(options: ServerOptions): Promise<RunningAct
   chmodSync(path, 0o600)
   log(`activator ${process.pid} listening on ${path}`)
   if (!restoring) {
+    const began = performance.now()
     const restored = await activator.restore()
-    if (restored.length > 0) log(`holding again: ${restored.join(', ')}`)
+    if (restored.length > 0) log(`${restored.length} container(s) held again in ${Math.round(performance.now() - began)} ms: ${restored.slice(0, 20).join(', ')}${restored.length > 20 ? ', ...' : ''}`)
   }
 
   let closed: Promise<void> | undefined
@@ -143,10 +145,10 @@ function serve(activator: Activator, socket: Socket, log: (m: string) => void, b
 async function answer(activator: Activator, line: string, build: BuildId | undefined): Promise<Response> {
   try {
     const request = JSON.parse(line) as Request
-    return {ok: true, result: await dispatch(activator, request, build)}
+    return {ok: true, result: await dispatch(activator, request, build), from: {pid: process.pid, build}}
   } catch (error) {
     const e = isCtrError(error) ? error : new CtrError('COMMAND_FAILED', error instanceof Error ? error.message : String(error), {cause: error})
-    return {ok: false, error: e.toJSON()}
+    return {ok: false, error: e.toJSON(), from: {pid: process.pid, build}}
   }
 }
 

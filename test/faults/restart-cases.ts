@@ -14,7 +14,7 @@ import {ctr} from '../helpers/cli.js'
 import {makeTestRoot} from '../helpers/roots.js'
 import {makeKeyPair, sshArgv} from '../helpers/ssh.js'
 import {ClientLoop, describeLost, latencyLine, lost, type PortTally} from './probe.js'
-import {activatorPid, alive, destroyRootAndHolder, freePorts, holderPid, ls, problems, statusOf, waitFor} from './system.js'
+import {activatorPid, alive, destroyRootAndHolder, freePorts, holderPid, ls, problems, saidAround, statusOf, waitFor} from './system.js'
 import {countConnections, note, recordFault} from './tally.js'
 import {makeSecondBuild, openSession, touchBuild, type Build} from './upgrade.js'
 
@@ -199,6 +199,13 @@ export function restartCases(): void {
       const awake = await statusOf(root, 'awake')
       recordFault(GROUP, 'open ssh session kept through every fault', ended.code === 0 && ended.out.includes('session survived: end'), ended.code === 0 ? undefined : `exit ${ended.code}: ${ended.err.trim()}`)
       recordFault(GROUP, 'running container kept its nspawn', awake.pid === awakePidBefore, awake.pid === awakePidBefore ? `pid ${awake.pid}` : `pid ${awakePidBefore} -> ${awake.pid}`)
+      // Why each lost connection was lost, as the container and the activator saw it then.
+      for (const t of tallies) {
+        for (const r of lost(t.results).slice(0, 3)) {
+          const said = await saidAround(root, t.port === AWAKE ? 'awake' : 'sleepy', r.at)
+          console.log(`lost on :${t.port} at ${new Date(r.at).toISOString()} (${r.outcome}, ${r.ms.toFixed(0)} ms after connect); said around then:\n  ${said.join('\n  ') || '(nothing)'}`)
+        }
+      }
       expect(lostAll.slice(0, 20)).toEqual([])
       expect(tallies.every((t) => t.results.length > 100)).toBe(true)
       expect(ended.out).toContain('session survived: end')

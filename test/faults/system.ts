@@ -182,3 +182,31 @@ export async function problems(root: string, report?: StatusReport): Promise<str
   }
   return wrong
 }
+
+/**
+ * What the container NAME's journal and the activator's log said within WINDOW_MS of AT (ms since
+ * the epoch), without the two lines every connection makes: for a lost connection, the why.
+ */
+export async function saidAround(root: string, name: string, at: number, windowMs = 1500): Promise<string[]> {
+  const near = (ms: number) => Math.abs(ms - at) <= windowMs
+  const out: string[] = []
+  const journal = await ctr(root, ['logs', name, '-n', '5000', '--json'])
+  for (const line of journal.stdout.split('\n')) {
+    let entry: {__REALTIME_TIMESTAMP?: string; MESSAGE?: unknown; SYSLOG_IDENTIFIER?: string}
+    try {
+      entry = JSON.parse(line) as typeof entry
+    } catch {
+      continue
+    }
+    const ms = Number(entry.__REALTIME_TIMESTAMP) / 1000
+    const message = typeof entry.MESSAGE === 'string' ? entry.MESSAGE : JSON.stringify(entry.MESSAGE)
+    if (!near(ms) || /^(Started|Deactivated successfully|.*: Deactivated successfully)/.test(message) || /ctr-ssh@.*(Started|Deactivated)/.test(message)) continue
+    out.push(`${name} ${new Date(ms).toISOString()} ${entry.SYSLOG_IDENTIFIER ?? ''}: ${message}`)
+  }
+  const log = await readFile(join(layout(root).activatorDir, 'activator.log'), 'utf8').catch(() => '')
+  for (const line of log.split('\n')) {
+    const ms = Date.parse(line.slice(0, 24))
+    if (!Number.isNaN(ms) && near(ms)) out.push(`activator ${line}`)
+  }
+  return out
+}
