@@ -14,7 +14,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {CtrError, errnoCode} from '../errors.js'
 import {debug, isDebug} from '../log.js'
 import {layout} from '../store/paths.js'
-import {terminate} from '../sys/process.js'
+import {lowerPriority, terminate} from '../sys/process.js'
 import {activatorDied} from './held-file.js'
 import {activatorLog, controlSocket, type Answerer, type BuildId, type Request, type Response, type Results} from './protocol.js'
 
@@ -185,6 +185,9 @@ async function startDaemon(root: string, options: {takeover?: boolean; replaces?
   debug(`+ ${process.execPath} ${args.join(' ')} >>${logPath} &`)
   const child = spawn(process.execPath, args, {detached: true, stdio: ['ignore', logFd, logFd], cwd: '/'})
   closeSync(logFd)
+  // A takeover's node starts up while the old activator still serves: at a lower priority, it
+  // leaves the two cores to the containers meanwhile; it takes normal priority once it holds all.
+  if (options.takeover && child.pid !== undefined) lowerPriority(child.pid)
   let exited: number | null | undefined
   child.once('exit', (code) => (exited = code))
   child.unref()

@@ -16,6 +16,7 @@ import {pidfdOpenOf} from '../sys/pidfd.js'
 import {closeFd} from '../sys/socket.js'
 import {containerPaths} from '../store/paths.js'
 import {armSockets, exposureKey, releaseSockets, sameSocket, type HeldSocket} from './held-sockets.js'
+import {cgroupPids, containerCgroupDirs, makeContainerCgroups, removeContainerCgroups} from './cgroups.js'
 import {instancesOn, killInits} from './instances.js'
 import type {HeldSocketRef} from './socket-holder.js'
 import {containerLeader, processName, processTree, residentBytes, type TcpRow} from './proc.js'
@@ -181,6 +182,8 @@ export class HeldContainer {
       return
     }
     const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd})
+    // A cgroup of its own (cgroups.ts); on a systemd host, registration makes its scope instead.
+    const cgroups = this.ctx.hostHasSystemd ? [] : makeContainerCgroups(this.ctx.root, this.name, this.ctx.log)
     let spawned: SpawnedContainer
     try {
       spawned = spawnNspawn(
@@ -190,6 +193,7 @@ export class HeldContainer {
         this.ctx.watcher,
         (code, signalName) => this.finishExit(code, signalName),
         this.ctx.spawnDeps,
+        cgroups,
       )
     } catch (error) {
       this.bootFailed(`cannot run systemd-nspawn: ${error instanceof Error ? error.message : String(error)}`)
@@ -349,12 +353,20 @@ export class HeldContainer {
 
   private async killLeftovers(): Promise<void> {
     const {inits} = instancesOn(containerPaths(this.ctx.root, this.name).rootfs)
-    if (inits.length === 0) return
-    this.ctx.log(`${this.name}: its init ${inits.join(', ')} outlived nspawn; killing it`)
-    await killInits(inits)
+    if (inits.length > 0) {
+      this.ctx.log(`${this.name}: its init ${inits.join(', ')} outlived nspawn; killing it`)
+      await killInits(inits)
+    }
+    // Whatever is still in the container's cgroup once nspawn is gone is the container's too.
+    const rest = containerCgroupDirs(this.ctx.root, this.name).flatMap(cgroupPids)
+    if (rest.length > 0) {
+      this.ctx.log(`${this.name}: ${rest.length} process(es) left in its cgroup after nspawn; killing them`)
+      await killInits([...new Set(rest)])
+    }
   }
 
   private afterExitDecided(decision: ReturnType<typeof afterExit>, code: number | null, signalName: NodeJS.Signals | null, output: string[]): void {
+    if (!this.ctx.hostHasSystemd) removeContainerCgroups(this.ctx.root, this.name)
     if (decision.next === 'boot') {
       this.quickReboots = decision.quickReboots
       this.rebootAfter(decision.delayMs)

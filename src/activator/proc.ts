@@ -252,3 +252,47 @@ export function processGone(pid: number): boolean {
     return true
   }
 }
+
+/** A mounted cgroup hierarchy: where, and which (v1: its controllers or name=...; v2: 'unified'). */
+export interface CgroupMount {
+  mountPoint: string
+  version: 1 | 2
+  /** v1: the super options naming the hierarchy (e.g. ['memory'], ['name=systemd']). */
+  options: string[]
+}
+
+/** The cgroup hierarchies this process sees (/proc/self/mountinfo). */
+export function cgroupMounts(): CgroupMount[] {
+  let text: string
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8')
+  } catch {
+    return []
+  }
+  const mounts: CgroupMount[] = []
+  for (const line of text.split('\n')) {
+    const [left, right] = line.split(' - ')
+    if (!right) continue
+    const [fsType, , superOptions = ''] = right.split(' ')
+    const mountPoint = (left.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
+    if (fsType === 'cgroup2') mounts.push({mountPoint, version: 2, options: []})
+    else if (fsType === 'cgroup') mounts.push({mountPoint, version: 1, options: superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro' && !o.startsWith('release_agent') && o !== 'clone_children' && o !== 'noprefix')})
+  }
+  return mounts
+}
+
+/** PID's cgroup in each hierarchy: '0::' for v2, the hierarchy's controllers (or name=...) for v1. */
+export function processCgroups(pid: number | 'self' = 'self'): Map<string, string> {
+  const out = new Map<string, string>()
+  let text: string
+  try {
+    text = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+  } catch {
+    return out
+  }
+  for (const line of text.split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line)
+    if (m) out.set(m[1], m[2])
+  }
+  return out
+}

@@ -15,6 +15,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {CtrError, isCtrError} from '../errors.js'
 import {prepareRoot} from '../store/root.js'
 import {LOCK_EX, LOCK_NB, flock} from '../sys/libc.js'
+import {normalPriority} from '../sys/process.js'
 import {Activator, type ActivatorOptions} from './activator.js'
 import {requestHandover} from './handover.js'
 import {pidfdSupported} from './spawn-nspawn.js'
@@ -47,6 +48,9 @@ export async function startActivator(options: ServerOptions): Promise<RunningAct
   if (!pidfdSupported()) log('no pidfd_open on this kernel: nspawn is started with a fork of this process (slower)')
   const activator = new Activator({...options, log})
 
+  // A takeover started at nice 10 (client.ts), not to slow the containers while the old activator
+  // serves; from the handover on, nothing watches the ports until this one does.
+  if (options.takeover) normalPriority()
   const handover = options.takeover ? await requestHandover(root) : undefined
   let restoring: Promise<string[]> | undefined
   if (handover) {

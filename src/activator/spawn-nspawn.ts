@@ -14,11 +14,18 @@ import {constants} from 'node:os'
 import {debug} from '../log.js'
 import {closePidfd, killAndReap, pidfdOpen, posixSpawn, prepareSpawn, reap} from '../sys/spawn.js'
 
-export const TRAMPOLINE = 'export LISTEN_PID=$$ LISTEN_FDS=$1; shift; exec "$@"'
+/**
+ * $1: how many fds; $2: how many cgroup dirs, which follow; then nspawn's argv. The shell joins
+ * each cgroup (a builtin echo, no fork) before it execs nspawn, which keeps its pid and cgroups.
+ */
+export const TRAMPOLINE = 'export LISTEN_PID=$$ LISTEN_FDS=$1; n=$2; shift 2; while [ "$n" -gt 0 ]; do echo $$ >"$1/cgroup.procs"; shift; n=$((n-1)); done; exec "$@"'
 
-/** argv that runs NSPAWN_ARGV with FD_COUNT passed sockets (the sockets are fds 3.. of the child). */
-export function trampolineArgv(nspawnArgv: readonly string[], fdCount: number): string[] {
-  return ['/bin/sh', '-c', TRAMPOLINE, 'sh', String(fdCount), ...nspawnArgv]
+/**
+ * argv that runs NSPAWN_ARGV with FD_COUNT passed sockets (the sockets are fds 3.. of the child),
+ * in the cgroups CGROUP_DIRS (cgroups.ts).
+ */
+export function trampolineArgv(nspawnArgv: readonly string[], fdCount: number, cgroupDirs: readonly string[] = []): string[] {
+  return ['/bin/sh', '-c', TRAMPOLINE, 'sh', String(fdCount), String(cgroupDirs.length), ...cgroupDirs, ...nspawnArgv]
 }
 
 /** The spawn stdio array: index k is the child's fd k, so FDS land on 3, 4, ... in order. */
@@ -87,8 +94,9 @@ export function spawnNspawn(
   exits: ExitWatcher,
   onExit: OnExit,
   deps: SpawnDeps = {pidfdOpen},
+  cgroupDirs: readonly string[] = [],
 ): SpawnedContainer {
-  const argv = trampolineArgv(nspawnArgv, fds.length)
+  const argv = trampolineArgv(nspawnArgv, fds.length, cgroupDirs)
   debug(`+ ${fds.length > 0 ? `LISTEN_FDS=${fds.length} (fds ${fds.join(',')} as 3..) ` : ''}${nspawnArgv.join(' ')} >${consoleLog}`)
   const outputTail = (lines = 8) => tailOf(consoleLog, lines)
   if (pidfdSupported()) {

@@ -12,6 +12,7 @@
  */
 import {readdir, rename, rm} from 'node:fs/promises'
 import {join} from 'node:path'
+import {removeContainerCgroups} from '../activator/cgroups.js'
 import {sessionsDir} from '../activator/sessions.js'
 import {CtrError, errnoCode, isCtrError} from '../errors.js'
 import {unmountRootfs, unmountUnder} from '../rootfs/mount.js'
@@ -67,6 +68,8 @@ export async function removeContainer(root: string, name: string): Promise<void>
     }
     // Shell sessions left by killed CLIs (activator/sessions.ts): a new container of this name starts with none.
     await rm(sessionsDir(root, name), {recursive: true, force: true})
+    // Its cgroups, if a killed activator left them (empty ones only: nothing of it runs now).
+    removeContainerCgroups(root, name)
     return hiddenDir
   })
   // Out of everyone's sight and let go of: deleting it needs the lock no more.

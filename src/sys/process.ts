@@ -1,4 +1,5 @@
-/** Processes ctr started, by pid (never by name): is one alive, and stopping it the orderly way. */
+/** Processes ctr started, by pid (never by name): is one alive, stopping it the orderly way, its priority. */
+import {setPriority} from 'node:os'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {processGone} from '../activator/proc.js'
 
@@ -29,4 +30,18 @@ export async function terminate(pids: readonly number[], graceMs: number): Promi
   while (pids.some(isAlive) && Date.now() < deadline) await sleep(50)
   for (const pid of pids.filter(isAlive)) signal(pid, 'SIGKILL')
   while (pids.some(isAlive)) await sleep(20)
+}
+
+/** nice 10 for PID (a takeover's activator while it starts up); no error if it is gone already. */
+export function lowerPriority(pid: number): void {
+  try {
+    setPriority(pid, 10)
+  } catch {}
+}
+
+/** This process back at nice 0 (root may raise its priority again). */
+export function normalPriority(): void {
+  try {
+    setPriority(0)
+  } catch {}
 }

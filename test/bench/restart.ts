@@ -35,7 +35,9 @@ import {logActivatorTail, mb, processRunning, statusOf, type Log} from './held.j
 import {median} from './stats.js'
 
 const RESTARTS = 5
-const CLIENT_EVERY_MS = 5
+// As the faults suite's loop: every 5 ms (200 sshd -i a second) saturates two cores by itself, and the
+// queue it builds (a median of 677 ms with nothing going on) hides any stall a restart adds.
+const CLIENT_EVERY_MS = 20
 const STALL_TARGET_MS = 50
 const MEMORY_PORTS = 1000
 
@@ -47,6 +49,8 @@ export interface ClientFigures {
   /** The slowest connect -> banner, ms. */
   maxMs: number
   medianMs: number
+  /** What each lost one saw, and when (ISO time), for the log. */
+  lostKinds: string[]
 }
 
 export interface RestartBench {
@@ -89,6 +93,7 @@ async function stopHolder(root: string): Promise<void> {
 function client(port: number) {
   const ms: number[] = []
   const errors: string[] = []
+  const lostAt: string[] = []
   const pending = new Set<Promise<void>>()
   let running = true
   const loop = (async () => {
@@ -96,7 +101,10 @@ function client(port: number) {
     while (running) {
       const p: Promise<void> = timeToFirstByte(port, 30_000)
         .then((t) => void ms.push(t))
-        .catch((e: NodeJS.ErrnoException) => void errors.push(e.code ?? e.message))
+        .catch((e: NodeJS.ErrnoException) => {
+          errors.push(e.code ?? e.message)
+          lostAt.push(new Date().toISOString())
+        })
         .finally(() => pending.delete(p))
       pending.add(p)
       next += CLIENT_EVERY_MS
@@ -111,12 +119,14 @@ function client(port: number) {
       await loop
       while (pending.size > 0) await Promise.all([...pending])
       const refused = errors.filter((e) => e === 'ECONNREFUSED').length
-      return {connections: ms.length + errors.length, refused, lost: errors.length - refused, maxMs: Math.max(0, ...ms), medianMs: median(ms)}
+      const lostKinds = errors.map((e, i) => `${e} at ${lostAt[i]}`)
+      return {connections: ms.length + errors.length, refused, lost: errors.length - refused, maxMs: Math.max(0, ...ms), medianMs: median(ms), lostKinds}
     },
   }
 }
 
-const figures = (c: ClientFigures) => `${c.connections} connections, ${c.refused} refused, ${c.lost} otherwise lost, connect -> banner median ${c.medianMs.toFixed(1)} ms, longest ${c.maxMs.toFixed(1)} ms`
+const figures = (c: ClientFigures) =>
+  `${c.connections} connections, ${c.refused} refused, ${c.lost} otherwise lost${c.lostKinds.length ? ` (${c.lostKinds.slice(0, 5).join('; ')})` : ''}, connect -> banner median ${c.medianMs.toFixed(1)} ms, longest ${c.maxMs.toFixed(1)} ms`
 
 async function waitState(root: string, name: string, state: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -153,7 +163,8 @@ async function allHeld(root: string, count: number, since: number, timeoutMs = 6
  */
 async function at1000(root: string, log: Log): Promise<At1000> {
   const memRoot = await mkdtemp(join(root, 'restart-mem-'))
-  const first = freePortRange(31000, 39999, MEMORY_PORTS)
+  // Below the ephemeral range (32768 up), where the client loops' own ends take ports.
+  const first = freePortRange(21000, 29999, MEMORY_PORTS)
   const base: Omit<ContainerRecord, 'name' | 'ports'> = {distro: 'debian', release: 'bookworm', image: 'none', storage: 'copy', profile: 'lean', createdAt: new Date().toISOString(), idleTimeoutSec: 0}
   let pid: number | undefined
   try {
@@ -234,6 +245,12 @@ export async function benchRestart(root: string, log: Log): Promise<RestartBench
       log(`restart: planned restart ${i + 1}: command ${restartCommandMs[i].toFixed(0)} ms (exit ${r.exitCode}); a cold connection fired ${firedAfterMs} ms in: ${coldMs instanceof Error ? coldMs.message : `${coldMs.toFixed(0)} ms`}`)
     }
     const planned = {...(await plannedRun.stop()), restarts: RESTARTS, restartCommandMs, failures}
+    if (planned.lost + planned.refused > 0) {
+      // Why: what the running container's journal said besides its per-connection lines.
+      const journal = await ctr(['logs', 'bench-awake', '-n', '3000'])
+      for (const line of journal.stdout.split('\n').filter((l) => l && !/ctr-ssh@.*(Started|Deactivated)|Started ctr-ssh@|sshd\[\d+\]: (Connection closed|error: kex_exchange)/.test(l)).slice(-15)) log(`restart: bench-awake journal: ${line}`)
+      logActivatorTail(root, log, 15)
+    }
     log(`restart: through ${RESTARTS} planned restarts: ${figures(planned)} (targets: 0 refused; longest stall <= ${STALL_TARGET_MS} ms)`)
     const extraMaxMs = Math.max(0, ...duringRestartMs.map((d) => d.ms - quietColdMedianMs))
     log(`restart: a cold wake during a restart took at most ${extraMaxMs.toFixed(0)} ms longer than the quiet median ${quietColdMedianMs.toFixed(0)} ms (target <= ${STALL_TARGET_MS} ms)`)

@@ -13,6 +13,7 @@ import {containerPaths, layout} from '../../src/store/paths.js'
 import {instancesOn, killInits} from '../../src/activator/instances.js'
 import {scanProcesses} from '../../src/activator/proc.js'
 import {holdersIn} from '../../src/activator/socket-holder.js'
+import {removeRootCgroups} from '../../src/activator/cgroups.js'
 import {signal, terminate} from '../../src/sys/process.js'
 
 export async function destroyRoot(root: string): Promise<void> {
@@ -30,6 +31,7 @@ export async function destroyRoot(root: string): Promise<void> {
     if (inits.length > 0) await killInits(inits)
   }
   await unmountUnder(root)
+  removeRootCgroups(root)
   await rm(root, {recursive: true, force: true})
 }
 

@@ -1,7 +1,9 @@
+import {existsSync} from 'node:fs'
 import {connect} from 'node:net'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {nspawnArgv} from '../../../src/nspawn/argv.js'
+import {makeContainerCgroups, removeRootCgroups, rootCgroupId} from '../../../src/activator/cgroups.js'
 import {TRAMPOLINE, nspawnEnv, spawnNspawn, stdioWithFds, tailOf, trampolineArgv} from '../../../src/activator/spawn-nspawn.js'
 import {canBind, closeFd, isReadable, listenTcp} from '../../../src/sys/socket.js'
 import {SocketWatcher} from '../../../src/activator/watcher.js'
@@ -11,8 +13,8 @@ describe('the LISTEN_PID trampoline', () => {
   const tempDir = useTempDirs()
 
   it('wraps the argv in sh, which exports its own pid and execs', () => {
-    expect(trampolineArgv(['systemd-nspawn', '-D', '/t', '-b'], 2)).toEqual(['/bin/sh', '-c', TRAMPOLINE, 'sh', '2', 'systemd-nspawn', '-D', '/t', '-b'])
-    expect(trampolineArgv(['systemd-nspawn', '-b'], 0)).toEqual(['/bin/sh', '-c', TRAMPOLINE, 'sh', '0', 'systemd-nspawn', '-b'])
+    expect(trampolineArgv(['systemd-nspawn', '-D', '/t', '-b'], 2)).toEqual(['/bin/sh', '-c', TRAMPOLINE, 'sh', '2', '0', 'systemd-nspawn', '-D', '/t', '-b'])
+    expect(trampolineArgv(['systemd-nspawn', '-b'], 0, ['/cg/a', '/cg/b'])).toEqual(['/bin/sh', '-c', TRAMPOLINE, 'sh', '0', '2', '/cg/a', '/cg/b', 'systemd-nspawn', '-b'])
     expect(stdioWithFds([17, 9], 5)).toEqual(['ignore', 5, 5, 17, 9])
     expect(Object.keys(nspawnEnv())).toEqual(['PATH'])
   })
@@ -57,6 +59,28 @@ describe('the LISTEN_PID trampoline', () => {
     // The activator's own copy is still open and the connection still waits to be accepted.
     expect(isReadable(a)).toBe(true)
     client.destroy()
+  })
+
+  it.skipIf(process.getuid?.() !== 0)('runs the child in the cgroups it is given, in every hierarchy, from before exec', async () => {
+    const root = await tempDir()
+    const dirs = makeContainerCgroups(root, 'probe', () => {})
+    try {
+      expect(dirs.length).toBeGreaterThan(0)
+      const consoleLog = join(await tempDir(), 'console.log')
+      const watcher = new SocketWatcher()
+      let exit: () => void = () => {}
+      const exited = new Promise<void>((r) => (exit = r))
+      const spawned = spawnNspawn(['/bin/cat', '/proc/self/cgroup'], [], consoleLog, watcher, () => exit(), undefined, dirs)
+      await exited
+      await watcher.close()
+      const seen = spawned.outputTail(20).map((line) => line.split(':').slice(2).join(':'))
+      const want = `/ctr/${rootCgroupId(root)}/probe`
+      // Every hierarchy joined shows the container's cgroup (hierarchies not joined, such as cpuset, stay).
+      expect(seen.filter((path) => path === want).length).toBe(dirs.length)
+    } finally {
+      removeRootCgroups(root)
+    }
+    expect(existsSync(dirs[0])).toBe(false)
   })
 
   it('reads the tail of the console log without ANSI colours', async () => {

@@ -1,0 +1,92 @@
+/**
+ * A cgroup per container (src/activator/cgroups.ts), with real nspawn: each container's processes
+ * are under ctr/ROOT_ID/NAME in every hierarchy it joins, its systemd manages its own subtree, a
+ * poweroff removes its cgroups and nothing of the other container's. And the defect this fixed:
+ * with one shared `/payload`, a container powering off removed cgroups another one's services
+ * were being started in, and a connection to that other container was closed before sshd's banner.
+ */
+import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {containerCgroupDirs, rootCgroupId} from '../../src/activator/cgroups.js'
+import {processCgroups} from '../../src/activator/proc.js'
+import {startActivator, type RunningActivator} from '../../src/activator/server.js'
+import {createContainer} from '../../src/containers/create.js'
+import {startContainers, stopContainers} from '../../src/containers/lifecycle.js'
+import {wakeContainer} from '../../src/containers/shell.js'
+import {canBind} from '../../src/sys/socket.js'
+import {ClientLoop, describeLost} from '../faults/probe.js'
+import {makeTestRoot, skipReason, tearDown} from '../helpers/roots.js'
+
+const reason = skipReason()
+if (reason) console.warn(`test/integration/cgroups.test.ts: ${reason}`)
+
+function freePorts(count: number): number[] {
+  for (let port = 25000 + ((process.pid * 7) % 900); ; port += count) {
+    const ports = Array.from({length: count}, (_, i) => port + i)
+    if (ports.every((p) => canBind(p).ok)) return ports
+  }
+}
+
+describe.skipIf(reason)('a cgroup per container (real nspawn)', () => {
+  let root: string
+  let activator: RunningActivator | undefined
+  const log: string[] = []
+  const [PORT_A, PORT_B] = freePorts(2)
+
+  beforeAll(async () => {
+    root = await makeTestRoot()
+    for (const [name, port] of [['cga', PORT_A], ['cgb', PORT_B]] as const) {
+      await createContainer(root, {distro: 'debian', name, sshKeyFiles: [], idleTimeoutSec: 0, ports: [{port, service: 'ssh'}]})
+    }
+    activator = await startActivator({root, log: (m) => log.push(`${new Date().toISOString()} ${m}`)})
+    const started = await startContainers(root, ['cga', 'cgb'], {now: true})
+    expect(started.items.map((i) => i.error)).toEqual([undefined, undefined])
+  })
+
+  afterAll(() => tearDown({activator, root, log}))
+
+  it("each container's PID 1 is in its own cgroup in every hierarchy it joins, its systemd's subtree below it", async () => {
+    const id = rootCgroupId(root)
+    for (const name of ['cga', 'cgb']) {
+      const leader = await wakeContainer(root, name)
+      const cgroups = processCgroups(leader)
+      // nspawn puts the container's systemd in payload/ of the named systemd and the unified hierarchy.
+      expect(cgroups.get('name=systemd')).toMatch(new RegExp(`^/ctr/${id}/${name}/payload(/|$)`))
+      if (cgroups.has('')) expect(cgroups.get('')).toMatch(new RegExp(`^/ctr/${id}/${name}/payload(/|$)`))
+      if (cgroups.has('memory')) expect(cgroups.get('memory')).toBe(`/ctr/${id}/${name}`)
+      if (cgroups.has('pids')) expect(cgroups.get('pids')).toBe(`/ctr/${id}/${name}`)
+      // Its systemd manages the subtree: its own init.scope and system.slice under its own payload.
+      const systemdDir = containerCgroupDirs(root, name).find((d) => d.startsWith('/sys/fs/cgroup/systemd/'))
+      if (systemdDir) {
+        for (const unit of ['init.scope', 'system.slice']) {
+          // PID 1 may be early in its boot: system.slice comes with its first service.
+          for (let waited = 0; waited < 10_000 && !existsSync(join(systemdDir, 'payload', unit)); waited += 50) await sleep(50)
+          expect(existsSync(join(systemdDir, 'payload', unit)), unit).toBe(true)
+        }
+      }
+    }
+  })
+
+  it("a poweroff removes that container's cgroups only; the other's connections are all served through 3 boots and poweroffs of its neighbour", async () => {
+    const loop = new ClientLoop([PORT_B], 20)
+    const events: {at: number; what: string}[] = [{at: Date.now(), what: 'loop start'}]
+    for (let i = 1; i <= 3; i++) {
+      events.push({at: Date.now(), what: `poweroff ${i} of cga`})
+      expect((await stopContainers(root, ['cga'], {keepPorts: true})).items[0].error).toBeUndefined()
+      for (const dir of containerCgroupDirs(root, 'cga')) expect(existsSync(dir), dir).toBe(false)
+      for (const dir of containerCgroupDirs(root, 'cgb')) expect(existsSync(dir), dir).toBe(true)
+      events.push({at: Date.now(), what: `boot ${i} of cga`})
+      expect((await startContainers(root, ['cga'], {now: true})).items[0].error).toBeUndefined()
+      await wakeContainer(root, 'cga')
+      await sleep(300)
+    }
+    const [tally] = await loop.stop()
+    expect(tally.results.length).toBeGreaterThan(20)
+    expect(describeLost(PORT_B, tally.results, events)).toEqual([])
+    // The one left running still has its cgroups, with its processes in them.
+    const memory = containerCgroupDirs(root, 'cgb').find((d) => d.startsWith('/sys/fs/cgroup/memory/'))
+    if (memory) expect(readFileSync(join(memory, 'cgroup.procs'), 'utf8').trim()).not.toBe('')
+  })
+})
