@@ -51,6 +51,7 @@ export async function startActivator(options: ServerOptions): Promise<RunningAct
   // A takeover started at nice 10 (client.ts), not to slow the containers while the old activator
   // serves; from the handover on, nothing watches the ports until this one does.
   if (options.takeover) normalPriority()
+  const asked = performance.now()
   const handover = options.takeover ? await requestHandover(root) : undefined
   let restoring: Promise<string[]> | undefined
   if (handover) {
@@ -59,7 +60,9 @@ export async function startActivator(options: ServerOptions): Promise<RunningAct
     restoring = activator.restore({state: handover.state, sockets: handover.sockets})
     const restored = await restoring
     handover.done()
-    log(`took over from activator ${handover.state.pid}: ${restored.length} container(s) held again in ${Math.round(performance.now() - began)} ms`)
+    // The old one stopped watching when it got the request: what a connection may have waited.
+    const unwatched = Math.round(performance.now() - asked)
+    log(`took over from activator ${handover.state.pid}: ${restored.length} container(s) held again in ${Math.round(performance.now() - began)} ms; ports unwatched for at most ${unwatched} ms`)
   }
   const lockFd = openSync(activatorLockFile(root), 'a+', 0o600)
   const deadline = Date.now() + (handover ? LOCK_WAIT_MS : 0)
