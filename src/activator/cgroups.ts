@@ -29,11 +29,14 @@ export function rootCgroupId(root: string): string {
 }
 
 /**
- * The v1 hierarchies a container joins besides the named systemd one: what limits and freezing
- * need. Not cpuset (a new cpuset group has no CPUs until told, and refuses tasks) nor devices
- * (nspawn's own device policy applies).
+ * The v1 hierarchies a container joins besides the named systemd one: memory, pids and freezer
+ * (what limits and freezing need), blkio. Not cpu/cpuacct for now: a container's group then weighs
+ * as much as one host process (cpu.shares 1024 against each of the host's), and under the faults
+ * suite's client loop its sshd's banner took a median of 369 ms instead of 24; CPU limits (the
+ * isolation issue) need it, with a weight to match. Not cpuset (a new cpuset group has no CPUs
+ * until told, and refuses tasks) nor devices (nspawn's own device policy applies).
  */
-const V1_JOINED = new Set(['name=systemd', 'memory', 'cpu', 'cpuacct', 'cpu,cpuacct', 'pids', 'freezer', 'blkio'])
+const V1_JOINED = new Set(['name=systemd', 'memory', 'pids', 'freezer', 'blkio'])
 
 /** Where ROOT's containers' cgroups go in each hierarchy: BASE/ctr/ROOT_ID. */
 export function rootCgroupDirs(root: string): string[] {
@@ -101,8 +104,8 @@ export function removeCgroupTree(dir: string): boolean {
 }
 
 /** ROOT's cgroups, all its containers' with them, as far as they are empty (a root's teardown). */
-export function removeRootCgroups(root: string): void {
-  for (const dir of rootCgroupDirs(root)) removeCgroupTree(dir)
+export function removeRootCgroups(root: string): boolean {
+  return rootCgroupDirs(root).map(removeCgroupTree).every(Boolean)
 }
 
 /** After NAME's exit: its cgroups, in every hierarchy, as far as they are empty. */

@@ -5,6 +5,7 @@
  */
 import {readFile, rm} from 'node:fs/promises'
 import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
 import {activatorLockFile} from '../../src/activator/protocol.js'
 import {nspawnPidsFor} from '../../src/containers/processes.js'
 import {unmountUnder} from '../../src/rootfs/mount.js'
@@ -31,7 +32,8 @@ export async function destroyRoot(root: string): Promise<void> {
     if (inits.length > 0) await killInits(inits)
   }
   await unmountUnder(root)
-  removeRootCgroups(root)
+  // A cgroup goes once its last process has exited, which may take the kernel a moment.
+  for (let tries = 0; tries < 20 && !removeRootCgroups(root); tries++) await sleep(100)
   await rm(root, {recursive: true, force: true})
 }
 
