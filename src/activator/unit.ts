@@ -19,9 +19,11 @@ export function activatorUnitText(root: string, execPath = process.execPath, arg
     '',
     '[Service]',
     `ExecStart=${[execPath, ...args].map(quote).join(' ')}`,
-    // SIGTERM to the activator alone: it powers its containers off in order (each within 30 s, at
-    // once); only what is left after TimeoutStopSec is killed.
-    'KillMode=mixed',
+    // Signals to the activator alone, never to the rest of its cgroup: on a stop it powers its
+    // containers off in order and ends its socket holder itself; when it dies (a crash, an OOM kill)
+    // the holder lives on with every port, and the restarted activator takes them back from it.
+    // (KillMode=mixed would SIGKILL the holder with it, closing every held port until the restart.)
+    'KillMode=process',
     'TimeoutStopSec=90',
     'Restart=on-failure',
     'RestartSec=1',

@@ -22,7 +22,7 @@ describe('ctr activator --unit', () => {
     expect(printed.stderr).toBe('')
     expect(printed.exitCode).toBe(0)
     expect(printed.stdout).toMatch(/^ExecStart=\/\S+\/node --max-semi-space-size=1 --jitless --no-expose-wasm \/\S+\/dist\/src\/activator\/daemon\.js --root "\/srv\/ctr state"$/m)
-    expect(printed.stdout).toMatch(/^KillMode=mixed$/m)
+    expect(printed.stdout).toMatch(/^KillMode=process$/m)
     expect(printed.stdout).toMatch(/^WantedBy=multi-user\.target$/m)
     const dir = await mkdtemp(join(tmpdir(), 'ctr-unit-'))
     dirs.push(dir)
