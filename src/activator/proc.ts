@@ -13,6 +13,11 @@ export interface TcpRow {
   state: number
   /** For a LISTEN row: the length of the accept queue. */
   rxQueue: number
+  /**
+   * The socket's inode; 0 for a connection still in a listening socket's accept queue, which the
+   * kernel lists as ESTABLISHED although no process has accepted it yet (no socket file exists).
+   */
+  inode: number
 }
 
 /** Rows of /proc/net/tcp or /proc/net/tcp6 text. */
@@ -24,7 +29,7 @@ export function parseProcNetTcp(text: string): TcpRow[] {
     const local = fields[1]
     const port = parseInt(local.slice(local.lastIndexOf(':') + 1), 16)
     const rxQueue = parseInt(fields[4].split(':')[1] ?? '0', 16)
-    rows.push({localPort: port, state: parseInt(fields[3], 16), rxQueue})
+    rows.push({localPort: port, state: parseInt(fields[3], 16), rxQueue, inode: Number(fields[9] ?? 0) || 0})
   }
   return rows
 }
@@ -39,12 +44,16 @@ export function readTcpRows(): TcpRow[] {
   return rows
 }
 
-/** Established connections per local port, for the ports asked about. */
+/**
+ * Established connections per local port, for the ports asked about: accepted ones only. One still
+ * queued is no session: it waits for a boot (held socket) or for the container's systemd, and
+ * counting it kept a container going idle from powering off for as long as that client waited.
+ */
 export function establishedByPort(rows: readonly TcpRow[], ports: Iterable<number>): Map<number, number> {
   const counts = new Map<number, number>()
   for (const port of ports) counts.set(port, 0)
   for (const row of rows) {
-    if (row.state !== TCP_ESTABLISHED) continue
+    if (row.state !== TCP_ESTABLISHED || row.inode === 0) continue
     const n = counts.get(row.localPort)
     if (n !== undefined) counts.set(row.localPort, n + 1)
   }

@@ -8,18 +8,19 @@ const TCP6 = `  sl  local_address                         remote_address        
 `
 const TCP4 = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:08AE 0100007F:D2F4 01 00000000:00000000 00:00000000 00000000     0        0 590 1 000000001dbdddd3 100 0 0 10 0
+   1: 0100007F:08AE 0100007F:D2F6 01 00000000:00000000 00:00000000 00000000     0        0 0 1 000000001dbdddd4 100 0 0 10 0
 `
 
 describe('/proc/net/tcp', () => {
   it('reads the local port, the state and a LISTEN row\'s accept queue', () => {
     expect(parseProcNetTcp(TCP6)).toEqual([
-      {localPort: 2222, state: TCP_LISTEN, rxQueue: 3},
-      {localPort: 2222, state: TCP_ESTABLISHED, rxQueue: 0},
-      {localPort: 2223, state: 6, rxQueue: 0},
+      {localPort: 2222, state: TCP_LISTEN, rxQueue: 3, inode: 1234},
+      {localPort: 2222, state: TCP_ESTABLISHED, rxQueue: 0, inode: 5678},
+      {localPort: 2223, state: 6, rxQueue: 0, inode: 0},
     ])
   })
 
-  it('counts established connections per exposed port over tcp and tcp6', () => {
+  it('counts accepted established connections per exposed port over tcp and tcp6, not those still queued (inode 0)', () => {
     const rows = [...parseProcNetTcp(TCP6), ...parseProcNetTcp(TCP4)]
     expect(establishedByPort(rows, [2222, 2223, 9999])).toEqual(
       new Map([
@@ -28,6 +29,26 @@ describe('/proc/net/tcp', () => {
         [9999, 0],
       ]),
     )
+  })
+
+  it('reads a connection still in the accept queue as inode 0, for real', async () => {
+    const {connect} = await import('node:net')
+    const {listenTcp, closeFd, canBind} = await import('../../../src/sys/socket.js')
+    let port = 40000 + Math.floor(Math.random() * 5000)
+    while (!canBind(port).ok) port++
+    // A listening socket nothing accepts on (as a held socket is), and one client.
+    const fd = listenTcp(port, '127.0.0.1')
+    const client = connect(port, '127.0.0.1')
+    await new Promise((r) => client.once('connect', r))
+    try {
+      const {readTcpRows} = await import('../../../src/activator/proc.js')
+      const queued = readTcpRows().filter((r) => r.localPort === port && r.state === TCP_ESTABLISHED)
+      expect(queued.map((r) => r.inode)).toEqual([0])
+      expect(establishedByPort(readTcpRows(), [port]).get(port)).toBe(0)
+    } finally {
+      client.destroy()
+      closeFd(fd)
+    }
   })
 })
 
