@@ -19,7 +19,7 @@ import {armSockets, exposureKey, releaseSockets, sameSocket, type HeldSocket} fr
 import {cgroupPids, containerCgroupDirs, makeContainerCgroups, removeContainerCgroups} from './cgroups.js'
 import {instancesOn, killInits} from './instances.js'
 import type {HeldSocketRef} from './socket-holder.js'
-import {containerLeader, processName, processTree, residentBytes, type TcpRow} from './proc.js'
+import {containerLeader, establishedByPort, processName, processTree, residentBytes, type TcpRow} from './proc.js'
 import {Poweroff} from './poweroff.js'
 import {consoleLog} from './protocol.js'
 import {spawnNspawn, type SpawnDeps, type SpawnedContainer} from './spawn-nspawn.js'
@@ -410,7 +410,8 @@ export class HeldContainer {
   /** Live status; ROWS is one read of /proc/net/tcp{,6}, PARENTS one scan of /proc. */
   status(rows: readonly TcpRow[], parents: ReadonlyMap<number, number> | undefined): ContainerStatus {
     const ports = new Set(this.record.ports.map((e) => e.port))
-    const connections = rows.filter((r) => r.state === 1 && ports.has(r.localPort)).length
+    // Accepted ones, as the idle rule counts them (one still queued is no session).
+    const connections = [...establishedByPort(rows, ports).values()].reduce((a, b) => a + b, 0)
     const up = this.state === 'running' || this.state === 'booting' || this.state === 'stopping'
     const status: ContainerStatus = {
       name: this.name,
