@@ -109,6 +109,6 @@ export function removeRootCgroups(root: string): boolean {
 }
 
 /** After NAME's exit: its cgroups, in every hierarchy, as far as they are empty. */
-export function removeContainerCgroups(root: string, name: string): void {
-  for (const dir of containerCgroupDirs(root, name)) removeCgroupTree(dir)
+export function removeContainerCgroups(root: string, name: string): boolean {
+  return containerCgroupDirs(root, name).map(removeCgroupTree).every(Boolean)
 }

@@ -351,6 +351,18 @@ export class HeldContainer {
     this.afterExitDecided(decision, code, signalName, output)
   }
 
+  /**
+   * The container's cgroups once it has exited. A cgroup whose last processes are still exiting
+   * cannot be removed yet: tried again a second later, while the container stays off (a boot
+   * makes them anew and must not lose them to a late retry).
+   */
+  private removeCgroups(tries: number): void {
+    if (removeContainerCgroups(this.ctx.root, this.name) || tries <= 1) return
+    setTimeout(() => {
+      if (!this.spawned && this.state !== 'booting') this.removeCgroups(tries - 1)
+    }, 1000).unref()
+  }
+
   private async killLeftovers(): Promise<void> {
     const {inits} = instancesOn(containerPaths(this.ctx.root, this.name).rootfs)
     if (inits.length > 0) {
@@ -366,7 +378,7 @@ export class HeldContainer {
   }
 
   private afterExitDecided(decision: ReturnType<typeof afterExit>, code: number | null, signalName: NodeJS.Signals | null, output: string[]): void {
-    if (!this.ctx.hostHasSystemd) removeContainerCgroups(this.ctx.root, this.name)
+    if (!this.ctx.hostHasSystemd) this.removeCgroups(5)
     if (decision.next === 'boot') {
       this.quickReboots = decision.quickReboots
       this.rebootAfter(decision.delayMs)

@@ -9,6 +9,7 @@ import {createHash} from 'node:crypto'
 import {chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, symlink, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {execa} from 'execa'
+import {removeRootCgroups} from '../../src/activator/cgroups.js'
 import {mountsUnder} from '../../src/rootfs/mount.js'
 import {CTR} from '../helpers/cli.js'
 
@@ -116,6 +117,7 @@ export class Sentinel {
   async emptyRoot(): Promise<void> {
     for (const point of await mountsUnder(this.root)) if (point !== this.root) await execa('umount', ['-l', point], {reject: false})
     for (const name of await readdir(this.root)) await rm(join(this.root, name), {recursive: true, force: true})
+    removeRootCgroups(this.root)
   }
 
   async mountTmpfs(sizeMb: number): Promise<void> {
@@ -130,6 +132,7 @@ export class Sentinel {
 
   async destroy(): Promise<void> {
     for (const point of await mountsUnder(this.P)) await execa('umount', ['-l', point], {reject: false})
+    removeRootCgroups(this.root)
     await rm(this.P, {recursive: true, force: true})
   }
 }
