@@ -294,6 +294,8 @@ export class HeldContainer {
   }
 
   private bootFailed(message: string): void {
+    // A spawn that failed made the cgroups for nothing.
+    if (!this.ctx.hostHasSystemd) this.removeCgroups(5)
     this.history.lastError = message
     this.history.lastStopReason = 'boot-failed'
     this.ctx.log(`${this.name}: boot failed: ${message}`)

@@ -7,6 +7,7 @@ import {existsSync} from 'node:fs'
 import {mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
+import {containerCgroupDirs, removeRootCgroups} from '../../../src/activator/cgroups.js'
 import {HeldContainer, type HeldContext} from '../../../src/activator/held-container.js'
 import {spawnNspawn} from '../../../src/activator/spawn-nspawn.js'
 import {SocketWatcher} from '../../../src/activator/watcher.js'
@@ -93,5 +94,8 @@ describe('spawnNspawn when pidfd_open fails after posix_spawn', () => {
     expect(c.history.lastError).toMatch(/^cannot run systemd-nspawn: pidfd_open\(\d+\) failed: errno 24; nspawn pid \d+ was killed and reaped$/)
     await expect(c.waitRunning(2000)).rejects.toMatchObject({code: 'BOOT_FAILED', message: 'p1 failed to boot'})
     expect(log.some((m) => m.startsWith('p1: boot failed: cannot run systemd-nspawn: pidfd_open'))).toBe(true)
+    // The cgroups made for the boot went with it; the root's own parent is removed here.
+    for (const dir of containerCgroupDirs(root, 'p1')) expect(existsSync(dir), dir).toBe(false)
+    expect(removeRootCgroups(root)).toBe(true)
   })
 })
