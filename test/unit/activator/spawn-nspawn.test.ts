@@ -7,6 +7,7 @@ import {makeContainerCgroups, removeRootCgroups, rootCgroupId} from '../../../sr
 import {TRAMPOLINE, nspawnEnv, spawnNspawn, stdioWithFds, tailOf, trampolineArgv} from '../../../src/activator/spawn-nspawn.js'
 import {canBind, closeFd, isReadable, listenTcp} from '../../../src/sys/socket.js'
 import {SocketWatcher} from '../../../src/activator/watcher.js'
+import {skipReason} from '../../helpers/roots.js'
 import {useTempDirs} from '../../helpers/temp.js'
 
 describe('the LISTEN_PID trampoline', () => {
@@ -61,7 +62,7 @@ describe('the LISTEN_PID trampoline', () => {
     client.destroy()
   })
 
-  it.skipIf(process.getuid?.() !== 0)('runs the child in the cgroups it is given, in every hierarchy, from before exec', async () => {
+  it.skipIf(skipReason())('runs the child in the cgroups it is given, in every hierarchy, from before exec', async () => {
     const root = await tempDir()
     const dirs = makeContainerCgroups(root, 'probe', () => {})
     try {
