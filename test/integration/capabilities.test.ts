@@ -16,16 +16,12 @@ import {startContainers} from '../../src/containers/lifecycle.js'
 import {wakeContainer} from '../../src/containers/shell.js'
 import {getStatus} from '../../src/status/collect.js'
 import {containerPaths} from '../../src/store/paths.js'
-import {canBind} from '../../src/sys/socket.js'
 import {ctr} from '../helpers/cli.js'
+import {freePort} from '../helpers/ports.js'
 import {makeTestRoot, skipReason, tearDown} from '../helpers/roots.js'
 
 const reason = skipReason()
 if (reason) console.warn(`test/integration/capabilities.test.ts: ${reason}`)
-
-function freePort(): number {
-  for (let port = 31000 + (process.pid % 900); ; port++) if (canBind(port).ok) return port
-}
 
 /** A script in place of PROGRAM that records who ran it with which CapEff, then runs the real one. */
 async function recordCaps(tree: string, program: string): Promise<void> {
@@ -44,7 +40,7 @@ describe.skipIf(reason)('capabilities of what ctr runs inside a container (real 
 
   beforeAll(async () => {
     root = await makeTestRoot()
-    await createContainer(root, {distro: 'debian', name, sshKeyFiles: [], idleTimeoutSec: 4, ports: [{port: freePort(), service: 'ssh'}]})
+    await createContainer(root, {distro: 'debian', name, sshKeyFiles: [], idleTimeoutSec: 4, ports: [{port: freePort(31000), service: 'ssh'}]})
     const tree = containerPaths(root, name).rootfs
     await recordCaps(tree, '/usr/bin/systemctl')
     await recordCaps(tree, '/usr/bin/env')

@@ -15,25 +15,18 @@ import {startActivator, type RunningActivator} from '../../src/activator/server.
 import {createContainer} from '../../src/containers/create.js'
 import {startContainers, stopContainers} from '../../src/containers/lifecycle.js'
 import {wakeContainer} from '../../src/containers/shell.js'
-import {canBind} from '../../src/sys/socket.js'
 import {ClientLoop, describeLost} from '../faults/probe.js'
+import {freePorts} from '../helpers/ports.js'
 import {makeTestRoot, skipReason, tearDown} from '../helpers/roots.js'
 
 const reason = skipReason()
 if (reason) console.warn(`test/integration/cgroups.test.ts: ${reason}`)
 
-function freePorts(count: number): number[] {
-  for (let port = 25000 + ((process.pid * 7) % 900); ; port += count) {
-    const ports = Array.from({length: count}, (_, i) => port + i)
-    if (ports.every((p) => canBind(p).ok)) return ports
-  }
-}
-
 describe.skipIf(reason)('a cgroup per container (real nspawn)', () => {
   let root: string
   let activator: RunningActivator | undefined
   const log: string[] = []
-  const [PORT_A, PORT_B] = freePorts(2)
+  const [PORT_A, PORT_B] = freePorts(2, 25000, 7)
 
   beforeAll(async () => {
     root = await makeTestRoot()

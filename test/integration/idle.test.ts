@@ -11,22 +11,19 @@ import {startContainers} from '../../src/containers/lifecycle.js'
 import {getStatus} from '../../src/status/collect.js'
 import type {ContainerStatus} from '../../src/status/types.js'
 import {canBind} from '../../src/sys/socket.js'
+import {freePort} from '../helpers/ports.js'
 import {makeTestRoot, skipReason, tearDown} from '../helpers/roots.js'
 import {makeKeyPair, ssh} from '../helpers/ssh.js'
 
 const reason = skipReason()
 if (reason) console.warn(`test/integration/idle.test.ts: ${reason}`)
 
-function freePort(): number {
-  for (let port = 29000 + (process.pid % 900); ; port++) if (canBind(port).ok) return port
-}
-
 describe.skipIf(reason)('idle shutdown (real nspawn, real sshd, real ssh)', () => {
   let root: string
   let keys: Awaited<ReturnType<typeof makeKeyPair>>
   let activator: RunningActivator | undefined
   const log: string[] = []
-  const port = freePort()
+  const port = freePort(29000)
   const status = async (): Promise<ContainerStatus> => (await getStatus(root)).containers.find((c) => c.name === 'sleepy')!
 
   beforeAll(async () => {
@@ -117,7 +114,7 @@ describe.skipIf(reason)('a container that does not power off in time', () => {
     const {containerPaths} = await import('../../src/store/paths.js')
     const {execa} = await import('execa')
     root = await makeTestRoot()
-    const port = freePort()
+    const port = freePort(29000)
     await createContainer(root, {distro: 'debian', name: 'stubborn', ports: [{port, service: 'ssh'}]})
     // A poweroff grace of 1 ms: SIGKILL follows SIGTERM at once, as after a hung shutdown.
     activator = await startActivator({root, stopTimeoutMs: 1, idleCheckMs: 200})
@@ -137,7 +134,7 @@ describe.skipIf(reason)('a quiet lean container (journald sleeps until something
   let root: string
   let keys: Awaited<ReturnType<typeof makeKeyPair>>
   let activator: RunningActivator | undefined
-  const port = freePort()
+  const port = freePort(29000)
 
   /** The names of the processes under the container's PID 1. */
   const inside = async (): Promise<string[]> => {

@@ -15,8 +15,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startActivator} from '../../src/activator/server.js'
 import {startContainers} from '../../src/containers/lifecycle.js'
 import {imagePaths, layout} from '../../src/store/paths.js'
-import {canBind} from '../../src/sys/socket.js'
 import {CTR, ctr} from '../helpers/cli.js'
+import {freePort} from '../helpers/ports.js'
 import {destroyTestRoot, makeTestRoot, skipReason} from '../helpers/roots.js'
 import {makeKeyPair, ssh} from '../helpers/ssh.js'
 
@@ -40,10 +40,6 @@ async function listing(dir: string): Promise<Map<string, string>> {
   }
   await walk('')
   return out
-}
-
-function freePort(): number {
-  for (let port = 23000 + ((process.pid * 17) % 900); ; port++) if (canBind(port).ok) return port
 }
 
 describe.skipIf(reason)('ctr images export / import (real base, real CLI, real boot)', () => {
@@ -111,7 +107,7 @@ describe.skipIf(reason)('ctr images export / import (real base, real CLI, real b
 
   it('a container made from the import boots on a connection and a real ssh logs in', async () => {
     const root = roots[0]
-    const port = freePort()
+    const port = freePort(23000, 17)
     const created = await ctr(root, ['create', 'debian', 'imp', '--ssh-key', keys.pub, '--ssh-port', String(port)])
     expect(created.stderr).toBe('')
     expect(created.stdout).not.toMatch(/bootstrap/)

@@ -7,8 +7,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startActivator, type RunningActivator} from '../../src/activator/server.js'
 import {createContainer} from '../../src/containers/create.js'
 import {startContainers} from '../../src/containers/lifecycle.js'
-import {canBind} from '../../src/sys/socket.js'
 import {CTR} from '../helpers/cli.js'
+import {freePort} from '../helpers/ports.js'
 import {makeTestRoot, tearDown} from '../helpers/roots.js'
 import {makeKeyPair, ssh} from '../helpers/ssh.js'
 import {Terminal, terminalSkipReason} from '../helpers/tmux.js'
@@ -25,15 +25,11 @@ const tmux = (...args: string[]) => terminal.tmux(...args)
 const screen = () => terminal.screen(SESSION)
 const waitForScreen = (pattern: RegExp, timeoutMs?: number) => terminal.waitForScreen(SESSION, pattern, timeoutMs)
 
-function freePort(): number {
-  for (let port = 29000 + ((process.pid * 13) % 900); ; port++) if (canBind(port).ok) return port
-}
-
 describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real ssh)', () => {
   let root: string
   let keys: Awaited<ReturnType<typeof makeKeyPair>>
   let activator: RunningActivator | undefined
-  const port = freePort()
+  const port = freePort(29000, 13)
 
   beforeAll(async () => {
     keys = await makeKeyPair()

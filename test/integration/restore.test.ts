@@ -12,21 +12,18 @@ import {heldFile} from '../../src/activator/held-file.js'
 import {startActivator, type RunningActivator} from '../../src/activator/server.js'
 import {writeContainer} from '../../src/store/containers.js'
 import {canBind, closeFd, listenTcp} from '../../src/sys/socket.js'
+import {freePort} from '../helpers/ports.js'
 import {makeTestRoot, skipReason, tearDown} from '../helpers/roots.js'
 
 const reason = skipReason()
 if (reason) console.warn(`test/integration/restore.test.ts: ${reason}`)
-
-function freePort(): number {
-  for (let port = 27000 + ((process.pid * 11) % 900); ; port++) if (canBind(port).ok) return port
-}
 
 describe.skipIf(reason)('restore: a container whose port is taken is retried, kept and shown', () => {
   let root: string
   let activator: RunningActivator | undefined
   let squatter: number | undefined
   const log: string[] = []
-  const port = freePort()
+  const port = freePort(27000, 11)
 
   beforeAll(async () => {
     root = await makeTestRoot()

@@ -12,22 +12,18 @@ import {createContainer} from '../../src/containers/create.js'
 import {startContainers} from '../../src/containers/lifecycle.js'
 import {getContainerStatus} from '../../src/status/collect.js'
 import type {ContainerStatus} from '../../src/status/types.js'
-import {canBind} from '../../src/sys/socket.js'
 import {ctr} from '../helpers/cli.js'
+import {freePort} from '../helpers/ports.js'
 import {makeTestRoot, skipReason, tearDown} from '../helpers/roots.js'
 
 const reason = skipReason()
 if (reason) console.warn(`test/integration/shell-activity.test.ts: ${reason}`)
 
-function freePort(): number {
-  for (let port = 31000 + ((process.pid * 7) % 900); ; port++) if (canBind(port).ok) return port
-}
-
 describe.skipIf(reason)('ctr shell keeps a container with an idle timeout up (real nspawn, real CLI)', () => {
   let root: string
   let activator: RunningActivator | undefined
   const log: string[] = []
-  const port = freePort()
+  const port = freePort(31000, 7)
   const status = async (): Promise<ContainerStatus> => (await getContainerStatus(root, 'shelly'))!
   const sessionFiles = () => (existsSync(sessionsDir(root, 'shelly')) ? readdirSync(sessionsDir(root, 'shelly')) : [])
 

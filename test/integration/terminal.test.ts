@@ -8,23 +8,19 @@ import {startActivator, type RunningActivator} from '../../src/activator/server.
 import {createContainer} from '../../src/containers/create.js'
 import {startContainers} from '../../src/containers/lifecycle.js'
 import {getContainerStatus} from '../../src/status/collect.js'
-import {canBind} from '../../src/sys/socket.js'
 import {CTR, ctr} from '../helpers/cli.js'
+import {freePort} from '../helpers/ports.js'
 import {makeTestRoot, tearDown} from '../helpers/roots.js'
 import {Terminal, terminalSkipReason} from '../helpers/tmux.js'
 
 const reason = terminalSkipReason()
 if (reason) console.warn(`test/integration/terminal.test.ts: ${reason}`)
 
-function freePort(): number {
-  for (let port = 24000 + ((process.pid * 11) % 900); ; port++) if (canBind(port).ok) return port
-}
-
 describe.skipIf(reason)('ctr shell and ctr logs -f in a real terminal (tmux, real container)', () => {
   let root: string
   let terminal: Terminal
   let activator: RunningActivator | undefined
-  const port = freePort()
+  const port = freePort(24000, 11)
 
   beforeAll(async () => {
     root = await makeTestRoot()

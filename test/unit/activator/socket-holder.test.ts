@@ -14,6 +14,7 @@ import {processArgv, scanProcesses} from '../../../src/activator/proc.js'
 import {SocketHolder, holderName, holdersIn, socketKey, takeBackSockets, type HeldSocketRef} from '../../../src/activator/socket-holder.js'
 import {isAlive, signal} from '../../../src/sys/process.js'
 import {canBind, closeFd, isReadable, listenTcp, listeningPort} from '../../../src/sys/socket.js'
+import {freePort} from '../../helpers/ports.js'
 
 const isRoot = process.getuid?.() === 0
 let root: string | undefined
@@ -27,14 +28,10 @@ afterEach(async () => {
   }
 })
 
-function freePort(): number {
-  for (let port = 33000 + (process.pid % 900); ; port++) if (canBind(port).ok) return port
-}
-
 describe.skipIf(!isRoot && !process.env.CI)('socket holder', () => {
   it('keeps the ports listening with no activator, and gives the same sockets back', async () => {
     root = await mkdtemp(join(tmpdir(), 'ctr-holder-'))
-    const ports = [freePort()]
+    const ports = [freePort(33000)]
     ports.push(ports[0] + 1)
     const held: HeldSocketRef[] = ports.map((port) => ({key: socketKey(port), port, fd: listenTcp(port)}))
     const holder = new SocketHolder(root, () => held, () => {})

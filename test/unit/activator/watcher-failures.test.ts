@@ -9,13 +9,8 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {afterEach, describe, expect, it} from 'vitest'
 import {nextBackoffMs, SocketWatcher} from '../../../src/activator/watcher.js'
 import {fn} from '../../../src/sys/libc.js'
-import {canBind, closeFd, listenTcp, pollAsync} from '../../../src/sys/socket.js'
-
-function freePort(): number {
-  let port = 20000 + Math.floor(Math.random() * 9000)
-  while (!canBind(port).ok) port++
-  return port
-}
+import {closeFd, listenTcp, pollAsync} from '../../../src/sys/socket.js'
+import {randomFreePort} from '../../helpers/ports.js'
 
 /** The soft RLIMIT_NOFILE of this process: poll(2) with more entries fails with EINVAL. */
 function openFileLimit(): number {
@@ -53,11 +48,11 @@ describe('SocketWatcher when poll fails', () => {
     const log: string[] = []
     const counter = countingPoll()
     watcher = new SocketWatcher({log: (m) => log.push(m), poll: counter.poll})
-    const port = freePort()
+    const port = randomFreePort()
     const good = listenTcp(port, '127.0.0.1')
     fds.push(good)
     // A closed fd that nothing will reuse: a socket moved to a high number, then closed.
-    const low = listenTcp(freePort(), '127.0.0.1')
+    const low = listenTcp(randomFreePort(), '127.0.0.1')
     const closed = fn('int dup2(int oldfd, int newfd)')(low, 15_000) as number
     expect(closed).toBe(15_000)
     closeFd(low)
@@ -81,7 +76,7 @@ describe('SocketWatcher when poll fails', () => {
     const log: string[] = []
     const counter = countingPoll()
     watcher = new SocketWatcher({log: (m) => log.push(m), poll: counter.poll})
-    const port = freePort()
+    const port = randomFreePort()
     const fd = listenTcp(port, '127.0.0.1')
     fds.push(fd)
     // The same open fd more times than the open-file limit: the kernel refuses the whole poll.
@@ -114,7 +109,7 @@ describe('SocketWatcher when poll fails', () => {
         log: (m) => log.push(m),
         poll: (set, timeoutMs) => (rejections-- > 0 ? Promise.reject(new Error('koffi: worker gone')) : pollAsync(set, timeoutMs)),
       })
-      const port = freePort()
+      const port = randomFreePort()
       const fd = listenTcp(port, '127.0.0.1')
       fds.push(fd)
       let fired = false
@@ -133,7 +128,7 @@ describe('SocketWatcher when poll fails', () => {
 
   it('close() during a pause returns at once', async () => {
     watcher = new SocketWatcher({log: () => {}})
-    const fd = listenTcp(freePort(), '127.0.0.1')
+    const fd = listenTcp(randomFreePort(), '127.0.0.1')
     fds.push(fd)
     watcher.watch('huge', Array<number>(openFileLimit() + 1).fill(fd), () => {})
     // Long enough for the pauses to reach several hundred ms.

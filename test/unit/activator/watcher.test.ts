@@ -3,12 +3,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {afterEach, describe, expect, it} from 'vitest'
 import {SocketWatcher} from '../../../src/activator/watcher.js'
 import {canBind, closeFd, listenTcp} from '../../../src/sys/socket.js'
-
-function freePort(): number {
-  let port = 20000 + Math.floor(Math.random() * 9000)
-  while (!canBind(port).ok) port++
-  return port
-}
+import {randomFreePort} from '../../helpers/ports.js'
 
 describe('SocketWatcher (one poll over every held socket)', () => {
   const fds: number[] = []
@@ -22,7 +17,7 @@ describe('SocketWatcher (one poll over every held socket)', () => {
 
   it('fires only the group whose socket is readable, once, and unwatches it', async () => {
     watcher = new SocketWatcher()
-    const [pa, pb] = [freePort(), freePort()]
+    const [pa, pb] = [randomFreePort(), randomFreePort()]
     const a = listenTcp(pa, '127.0.0.1')
     const b = listenTcp(pb, '127.0.0.1')
     fds.push(a, b)
@@ -45,11 +40,11 @@ describe('SocketWatcher (one poll over every held socket)', () => {
 
   it('a socket unwatched is out of the pending poll once settled, so closing it frees its port at once', async () => {
     watcher = new SocketWatcher()
-    const other = listenTcp(freePort(), '127.0.0.1')
+    const other = listenTcp(randomFreePort(), '127.0.0.1')
     fds.push(other)
     watcher.watch('other', [other], () => {})
     for (let i = 0; i < 10; i++) {
-      const port = freePort()
+      const port = randomFreePort()
       const fd = listenTcp(port, '127.0.0.1')
       watcher.watch('x', [fd], () => {})
       await sleep(10)
@@ -62,8 +57,8 @@ describe('SocketWatcher (one poll over every held socket)', () => {
 
   it('settling on sockets the poll does not hold resolves at once (a container that was booted)', async () => {
     watcher = new SocketWatcher()
-    const other = listenTcp(freePort(), '127.0.0.1')
-    const booted = listenTcp(freePort(), '127.0.0.1')
+    const other = listenTcp(randomFreePort(), '127.0.0.1')
+    const booted = listenTcp(randomFreePort(), '127.0.0.1')
     fds.push(other, booted)
     watcher.watch('other', [other], () => {})
     await sleep(20)
@@ -74,7 +69,7 @@ describe('SocketWatcher (one poll over every held socket)', () => {
     watcher = new SocketWatcher()
     const ports: number[] = []
     for (let i = 0; i < 20; i++) {
-      const p = freePort()
+      const p = randomFreePort()
       ports.push(p)
       const fd = listenTcp(p, '127.0.0.1')
       fds.push(fd)
