@@ -5,7 +5,7 @@ import {describeExposure} from '../src/store/containers.js'
 
 export default class Unexpose extends CtrCommand {
   static summary = 'Stop exposing a port: the container no longer owns it and the activator lets it go.'
-  static description = 'Removes the port from the container\'s socket unit and record. Takes effect at the next boot when the container runs.'
+  static description = 'Removes the port from the container\'s socket unit and record, and the activator lets it go. The container must be off: a running one is refused (ctr stop --hold NAME, then unexpose).'
   static examples = [
     {description: 'Whichever container exposes 2222', command: '<%= config.bin %> unexpose 2222'},
     {description: 'Port 2223 of web1', command: '<%= config.bin %> unexpose 2223 -c web1'},
@@ -23,7 +23,6 @@ export default class Unexpose extends CtrCommand {
     const {args, flags, root} = await this.parseCommon(Unexpose)
     const report = await unexposePort(root, {spec: args.port, container: flags.container})
     this.say(`${report.container}: no longer exposes ${report.removed.map(describeExposure).join(', ')}`)
-    if (report.nextBoot) this.say(`${report.container} runs: this takes effect at its next boot`)
     return report
   }
 }

@@ -15,6 +15,12 @@ export type ErrorCode =
   | 'NOT_ROOT'
   | 'MIRROR_UNREACHABLE'
   | 'BOOTSTRAP_FAILED'
+  /** A package a service or --packages names is not on the mirror. */
+  | 'NO_SUCH_PACKAGE'
+  /** What was asked cannot be done for this distro or storage (no recipe, a --copy tree). */
+  | 'UNSUPPORTED'
+  /** The container's own files would hide what ctr wants to stack under them. */
+  | 'CONFLICT'
   | 'DOWNLOAD_FAILED'
   | 'INVALID_IMAGE'
   | 'INTERRUPTED'

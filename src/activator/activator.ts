@@ -10,7 +10,7 @@ import {CtrError} from '../errors.js'
 import {hostHasSystemd} from '../nspawn/argv.js'
 import {storeStatus} from '../status/collect.js'
 import type {ContainerHistory, ContainerStatus, StatusReport} from '../status/types.js'
-import {getContainer, listContainerEntries, listingRecord, type ContainerRecord} from '../store/containers.js'
+import {getContainer, listContainerEntries, listingRecord, type ContainerRecord, type Exposure} from '../store/containers.js'
 import {containerPaths} from '../store/paths.js'
 import {closeFd} from '../sys/socket.js'
 import {HeldContainer, type HeldContext, type RunningBoot} from './held-container.js'
@@ -25,6 +25,8 @@ import {SocketWatcher} from './watcher.js'
 
 /** How often a container that could not be held again (a port briefly taken) is tried again. */
 const RETRY_HOLD_MS = 2000
+/** A pause that no refresh ended (ctr was killed meanwhile) ends by itself after this. */
+const PAUSE_LIMIT_MS = 60_000
 
 export {DEFAULT_IDLE_CHECK_MS, DEFAULT_QUIET_MS} from './idle-policy.js'
 export {heldFile, readHeld} from './held-file.js'
@@ -52,6 +54,8 @@ export class Activator {
   private readonly ctx: HeldContext
   private readonly log: (message: string) => void
   private readonly queues = new Map<string, Promise<unknown>>()
+  /** Containers paused by expose/unexpose (see pause): how to let their queue go on. */
+  private readonly paused = new Map<string, {resume: () => void; timer: NodeJS.Timeout}>()
   private readonly heldFile: HeldFileWriter
   private readonly idle: IdlePolicy
   private readonly holder: SocketHolder
@@ -262,14 +266,63 @@ export class Activator {
     })
   }
 
-  /** The record changed (expose/unexpose): hold the new set of ports if the container is held. */
+  /**
+   * `ctr expose`/`unexpose`, first step: the container must be off (RUNNING otherwise: a running
+   * container's systemd cannot be handed a new socket, and would go on serving one taken away).
+   * A held one gets the sockets of PORTS bound now (all or nothing: PORT_BUSY changes nothing) and
+   * is not watched until `refresh` (or PAUSE_LIMIT_MS): connections wait in the backlog, and
+   * nothing boots it, while ctr rewrites its tree and record. Every other operation on it waits.
+   */
+  pause(name: string, ports: Exposure[]): Promise<ContainerStatus> {
+    return new Promise((answer, refuse) => {
+      void this.serial(name, async () => {
+        const c = this.held.get(name)
+        try {
+          if (c && c.state !== 'listening') {
+            throw new CtrError('RUNNING', `${name} is ${c.state}: its ports can change only while it is off`, {
+              hints: [`power it off first, keeping it held: ctr stop --hold ${name}; then run this again (the next connection boots it with the new ports)`],
+            })
+          }
+          c?.pause(ports)
+        } catch (error) {
+          refuse(error)
+          return
+        }
+        answer(await this.statusOf(name))
+        await new Promise<void>((resume) => {
+          const timer = setTimeout(() => void this.resume(name), PAUSE_LIMIT_MS)
+          this.paused.set(name, {resume, timer})
+        })
+      })
+    })
+  }
+
+  /** The record changed (expose/unexpose, update): hold the new set of ports if the container is held. */
   async refresh(name: string): Promise<ContainerStatus> {
+    if (this.paused.has(name)) return this.resume(name)
     return this.serial(name, async () => {
       const record = await getContainer(this.root, name)
       this.held.get(name)?.refresh(record)
       await this.portsLetGo()
       return this.statusOf(name)
     })
+  }
+
+  /** Ends a pause: the record on disk says which ports are held now (the new set, or the old one if ctr failed). */
+  private async resume(name: string): Promise<ContainerStatus> {
+    const paused = this.paused.get(name)
+    this.paused.delete(name)
+    if (paused) clearTimeout(paused.timer)
+    try {
+      const record = await getContainer(this.root, name).catch(() => undefined)
+      const c = this.held.get(name)
+      if (record) c?.refresh(record)
+      else c?.unpause()
+      await this.portsLetGo()
+      return await this.statusOf(name)
+    } finally {
+      paused?.resume()
+    }
   }
 
   /** Boots the container if it sleeps (holding it first if needed); resolves when its PID 1 runs. */

@@ -10,7 +10,8 @@
 import {CtrError} from '../errors.js'
 import {nspawnArgv} from '../nspawn/argv.js'
 import type {ContainerHistory, ContainerStatus} from '../status/types.js'
-import type {ContainerRecord} from '../store/containers.js'
+import {serviceBinds, type ContainerRecord, type Exposure} from '../store/containers.js'
+import {findService} from '../units/services.js'
 import {dropQueued, isReadable} from '../sys/socket.js'
 import {pidfdOpenOf} from '../sys/pidfd.js'
 import {closeFd} from '../sys/socket.js'
@@ -81,6 +82,8 @@ export class HeldContainer {
   private quickReboots = 0
   private exitWaiters: Array<() => void> = []
   private outputTail: (lines?: number) => string[] = () => []
+  /** Bound by a pause (expose) and not held until the refresh that ends it. */
+  private pendingSockets?: HeldSocket[]
   /** The nspawn runs but is not this process's child: taken over from an earlier activator. */
   private adopted = false
   /** ms timestamp since when no connection was seen, while running. */
@@ -181,7 +184,8 @@ export class HeldContainer {
       this.finishExit(null, null)
       return
     }
-    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd})
+    const binds = serviceBinds(this.record, (service) => findService(service)?.docroot)
+    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds})
     // A cgroup of its own (cgroups.ts); on a systemd host, registration makes its scope instead.
     const cgroups = this.ctx.hostHasSystemd ? [] : makeContainerCgroups(this.ctx.root, this.name, this.ctx.log)
     let spawned: SpawnedContainer
@@ -280,17 +284,45 @@ export class HeldContainer {
    */
   refresh(record: ContainerRecord): void {
     const keep = this.sockets.filter((s) => record.ports.some((e) => sameSocket(e, s.exposure)))
-    const added = armSockets(
-      record.name,
-      record.ports.filter((e) => !this.sockets.some((s) => sameSocket(e, s.exposure))),
-    )
-    const dropped = this.sockets.filter((s) => !keep.includes(s))
-    const watching = this.ctx.watcher.isWatching(this.name)
+    const bound = this.pendingSockets ?? []
+    const fromPause = bound.filter((s) => record.ports.some((e) => sameSocket(e, s.exposure)))
+    const added = [
+      ...fromPause,
+      ...armSockets(
+        record.name,
+        record.ports.filter((e) => ![...this.sockets, ...fromPause].some((s) => sameSocket(e, s.exposure))),
+      ),
+    ]
+    const dropped = [...this.sockets.filter((s) => !keep.includes(s)), ...bound.filter((s) => !fromPause.includes(s))]
+    const watching = this.ctx.watcher.isWatching(this.name) || this.pendingSockets !== undefined
+    this.pendingSockets = undefined
     this.ctx.watcher.unwatch(this.name)
     this.sockets = [...keep, ...added]
     this.record = record
     if (watching) this.listen()
     void this.ctx.watcher.settled(dropped.map((s) => s.fd)).then(() => releaseSockets(dropped))
+  }
+
+  /**
+   * expose/unexpose (Activator.pause): stop watching until refresh, with the sockets of PORTS that
+   * are not held yet bound now, so that a port that cannot be bound changes nothing.
+   */
+  pause(ports: readonly Exposure[]): void {
+    const added = armSockets(
+      this.name,
+      ports.filter((e) => !this.sockets.some((s) => sameSocket(e, s.exposure))),
+    )
+    if (this.pendingSockets) releaseSockets(this.pendingSockets)
+    this.pendingSockets = added
+    this.ctx.watcher.unwatch(this.name)
+  }
+
+  /** Ends a pause with the ports as they were (the record could not be read). */
+  unpause(): void {
+    if (!this.pendingSockets) return
+    releaseSockets(this.pendingSockets)
+    this.pendingSockets = undefined
+    if (this.state === 'listening') this.listen()
   }
 
   private bootFailed(message: string): void {

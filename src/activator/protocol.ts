@@ -7,6 +7,7 @@ import type {ContainerHistory, ContainerStatus, StatusReport} from '../status/ty
 import type {RunningBoot} from './held-container.js'
 import {layout} from '../store/paths.js'
 import type {ErrorCode} from '../errors.js'
+import type {Exposure} from '../store/containers.js'
 
 export type Request =
   | {op: 'ping'}
@@ -15,6 +16,7 @@ export type Request =
   | {op: 'stop'; name: string; keepPorts: boolean}
   | {op: 'forget'; name: string}
   | {op: 'refresh'; name: string}
+  | {op: 'pause'; name: string; ports: Exposure[]}
   | {op: 'wake'; name: string}
   | {op: 'handover'}
 
@@ -25,6 +27,7 @@ export interface Results {
   stop: ContainerStatus
   forget: null
   refresh: ContainerStatus
+  pause: ContainerStatus
   wake: {pid: number; leader: number}
   handover: HandedOver
 }

@@ -174,6 +174,8 @@ async function dispatch(activator: Activator, request: Request, build: BuildId |
       return null
     case 'refresh':
       return activator.refresh(request.name)
+    case 'pause':
+      return activator.pause(request.name, request.ports)
     case 'wake':
       return activator.wake(request.name)
     case 'handover':

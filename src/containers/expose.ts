@@ -5,31 +5,48 @@
  */
 import {callActivator} from '../activator/client.js'
 import {CtrError, isCtrError} from '../errors.js'
-import {mountRootfs} from '../rootfs/mount.js'
+import type {LayerHooks} from '../rootfs/layers.js'
+import {mountRootfs, unmountRootfs} from '../rootfs/mount.js'
 import {writeServiceUnits} from '../rootfs/service-units.js'
 import type {ContainerStatus} from '../status/types.js'
 import {describeExposure, getContainer, listContainers, writeContainer, type ContainerRecord, type Exposure} from '../store/containers.js'
 import {withLock} from '../store/lock.js'
 import {layout} from '../store/paths.js'
 import {EACCES, EADDRINUSE, EADDRNOTAVAIL, canBind} from '../sys/socket.js'
-import {getService} from '../units/services.js'
+import {filesFor, getService} from '../units/services.js'
+import {readInTree, removeInTree} from '../rootfs/tree-fs.js'
+import {requireRoot} from '../sys/privileges.js'
 import {parsePortSpec} from './ports.js'
+import {adminPassword, checkDocroot, checkLayerFits, planPackages, writeAdminFile} from './service-setup.js'
 
 export interface ExposeReport {
   container: string
   exposure: Exposure
   /** Already exposed exactly so: nothing changed. */
   unchanged: boolean
-  /** The container runs now: the change takes effect at its next boot. */
-  nextBoot: boolean
   /** The activator holds the port now (the container is started). */
   held: boolean
+  /** Packages the container lacked, now there through a shared package layer. */
+  installed: string[]
+  /** The image the container stands on now (a package layer when packages were added). */
+  image: string
+  /** The host directory the service serves, read-only (--docroot). */
+  docroot?: string
+  /** The admin user's password when ctr made one: shown this once, kept nowhere in clear. */
+  adminPassword?: string
 }
 
 export interface UnexposeReport {
   container: string
   removed: Exposure[]
-  nextBoot: boolean
+}
+
+export interface ExposeOptions {
+  spec: string
+  service: string
+  container?: string
+  docroot?: string
+  passwordFile?: string
 }
 
 /** Two exposures collide when they share a port and one of the addresses covers the other. */
@@ -50,26 +67,67 @@ export async function pickContainer(root: string, name: string | undefined, verb
   })
 }
 
-export async function exposePort(root: string, options: {spec: string; service: string; container?: string}): Promise<ExposeReport> {
+/**
+ * ctr expose. First, with no lock held (it takes a while): the packages the service needs, as a
+ * shared layer built when missing. Then, under the state lock and with the container paused in
+ * the activator (which refuses a running one, and binds the new port before anything is written):
+ * the tree (stacked on the layer), the service's files and units, the record last. A failure on
+ * the way puts the tree back as it was, and the record, written last, never says more than the
+ * tree has.
+ */
+export async function exposePort(root: string, options: ExposeOptions, hooks: LayerHooks = {}): Promise<ExposeReport> {
   const {port, address} = parsePortSpec(options.spec)
-  const service = getService(options.service).name
+  const recipe = getService(options.service)
+  const service = recipe.name
   const exposure: Exposure = address === undefined ? {port, service} : {port, service, address}
+  const docroot = options.docroot === undefined ? undefined : await checkDocroot(recipe, options.docroot)
+  const admin = await adminPassword(recipe, options.passwordFile)
+  requireRoot('ctr expose')
+  const first = await pickContainer(root, options.container, 'expose')
+  // Refused early (the activator checks again when it pauses it): a layer built for nothing takes a while.
+  const live = await liveStatus(root, first.name)
+  if (live && isUp(live)) throw runningError(first.name, live.state)
+  const plan = await planPackages(root, first, await mountRootfs(root, first), recipe, hooks)
   return withLock(layout(root).lockFile, async () => {
-    const record = await pickContainer(root, options.container, 'expose')
+    const record = await getContainer(root, first.name)
+    if (record.image !== first.image) throw new CtrError('LOCKED', `${record.name} changed while its packages were prepared`, {hints: ['run this again']})
     for (const other of await listContainers(root)) {
       const clash = other.ports.find((e) => collides(e, exposure))
       if (!clash) continue
-      if (other.name === record.name && clash.service === service && (clash.address ?? '::') === (address ?? '::')) {
+      if (other.name === record.name && clash.service === service && (clash.address ?? '::') === (address ?? '::') && docroot === undefined && options.passwordFile === undefined) {
         const status = await liveStatus(root, record.name)
-        return {container: record.name, exposure: clash, unchanged: true, nextBoot: false, held: isHeld(status)}
+        return {container: record.name, exposure: clash, unchanged: true, held: isHeld(status), installed: [], image: record.image}
       }
-      throw portOwned(other.name, clash)
+      if (other.name !== record.name || clash.service !== service) throw portOwned(other.name, clash)
     }
-    checkFree(exposure)
-    const updated: ContainerRecord = {...record, ports: [...record.ports, exposure]}
-    await applyPorts(root, updated)
-    const status = await refreshActivator(root, record.name)
-    return {container: record.name, exposure, unchanged: false, nextBoot: isUp(status), held: isHeld(status)}
+    const again = record.ports.some((e) => sameExposure(e, exposure))
+    if (!again) checkFree(exposure)
+    const settings = docroot === undefined ? record.services?.[service] : {...record.services?.[service], docroot}
+    const updated: ContainerRecord = {
+      ...record,
+      image: plan.layer?.id ?? record.image,
+      ports: again ? record.ports : [...record.ports, exposure],
+      ...(settings ? {services: {...record.services, [service]: settings}} : {}),
+    }
+    if (plan.layer) await checkLayerFits(root, record, plan.layer, service)
+    // The admin user is made with the service's first port, or again when a password file is given.
+    const newAdmin = recipe.admin !== undefined && (!record.ports.some((e) => e.service === service) || options.passwordFile !== undefined)
+    await whilePaused(root, record.name, updated.ports, () =>
+      applyChange(root, record, updated, async (tree) => {
+        if (newAdmin) await writeAdminFile(tree, recipe, admin.password)
+      }),
+    )
+    const status = await liveStatus(root, record.name)
+    return {
+      container: record.name,
+      exposure,
+      unchanged: false,
+      held: isHeld(status),
+      installed: plan.layer ? plan.missing : [],
+      image: updated.image,
+      ...(settings?.docroot ? {docroot: settings.docroot} : {}),
+      ...(newAdmin && admin.generated ? {adminPassword: admin.password} : {}),
+    }
   })
 }
 
@@ -94,9 +152,11 @@ export async function unexposePort(root: string, options: {spec: string; contain
         hints: [record.ports.length > 0 ? `it exposes ${record.ports.map(describeExposure).join(', ')}` : 'it exposes no port'],
       })
     }
-    await applyPorts(root, {...record, ports: record.ports.filter((e) => !matches(e))})
-    const status = await refreshActivator(root, record.name)
-    return {container: record.name, removed, nextBoot: isUp(status)}
+    const ports = record.ports.filter((e) => !matches(e))
+    const services = Object.fromEntries(Object.entries(record.services ?? {}).filter(([name]) => ports.some((e) => e.service === name)))
+    const updated: ContainerRecord = {...record, ports, ...(record.services ? {services} : {})}
+    await whilePaused(root, record.name, ports, () => applyChange(root, record, updated))
+    return {container: record.name, removed}
   })
 }
 
@@ -134,21 +194,68 @@ export function checkFree(exposure: Exposure): void {
   throw new CtrError('PORT_BUSY', `port ${exposure.port} cannot be bound (errno ${result.errno})`, {hints: [`see what holds it: ss -ltnp 'sport = :${exposure.port}'`]})
 }
 
-/** Units in the tree first, record second: a failure in between leaves the old record in charge. */
-async function applyPorts(root: string, record: ContainerRecord): Promise<void> {
-  const tree = await mountRootfs(root, record)
-  await writeServiceUnits(tree, record)
-  await writeContainer(root, record)
+function sameExposure(a: Exposure, b: Exposure): boolean {
+  return a.port === b.port && a.service === b.service && (a.address ?? '::') === (b.address ?? '::')
 }
 
-/** Tells a running activator to hold the new set; undefined when it does not run. */
-async function refreshActivator(root: string, name: string): Promise<ContainerStatus | undefined> {
+/**
+ * Runs BODY while the activator has the container paused (Activator.pause: RUNNING when it runs,
+ * PORT_BUSY when a new port cannot be bound; both before anything is changed), then lets the
+ * activator hold what the record says by then. Without an activator, BODY just runs: nothing
+ * holds or boots the container.
+ */
+async function whilePaused(root: string, name: string, ports: Exposure[], body: () => Promise<void>): Promise<void> {
   try {
-    return await callActivator(root, {op: 'refresh', name})
+    await callActivator(root, {op: 'pause', name, ports})
   } catch (error) {
-    if (isCtrError(error) && error.code === 'ACTIVATOR_DOWN') return undefined
+    if (isCtrError(error) && error.code === 'ACTIVATOR_DOWN') return body()
     throw error
   }
+  try {
+    await body()
+  } finally {
+    await callActivator(root, {op: 'refresh', name}).catch(() => {})
+  }
+}
+
+/**
+ * The container's tree becomes what UPDATED says (its image stack, the services' files and
+ * units, what EXTRA writes), and then the record. On a failure before the record is written, the
+ * tree is put back as RECORD had it.
+ */
+async function applyChange(root: string, record: ContainerRecord, updated: ContainerRecord, extra?: (tree: string) => Promise<void>): Promise<void> {
+  const restack = updated.image !== record.image
+  // Files of services this change adds that the tree has not got yet: a failure removes them again.
+  const added = [...new Set(updated.ports.map((e) => e.service))].filter((s) => !record.ports.some((e) => e.service === s))
+  const paths = added.flatMap((s) => {
+    const recipe = getService(s)
+    return [...filesFor(recipe.files, updated.distro).map((f) => f.path), ...(recipe.admin ? [recipe.admin.path] : [])]
+  })
+  let fresh: string[] = []
+  try {
+    if (restack) await unmountRootfs(root, record.name)
+    const tree = await mountRootfs(root, updated)
+    fresh = await absentIn(tree, paths)
+    await extra?.(tree)
+    await writeServiceUnits(tree, updated)
+    await writeContainer(root, updated)
+  } catch (error) {
+    await restore(root, record, restack, fresh).catch(() => {})
+    throw error
+  }
+}
+
+async function restore(root: string, record: ContainerRecord, restack: boolean, fresh: readonly string[]): Promise<void> {
+  if (restack) await unmountRootfs(root, record.name)
+  const tree = await mountRootfs(root, record)
+  for (const path of fresh) await removeInTree(tree, path)
+  await writeServiceUnits(tree, record)
+}
+
+async function absentIn(tree: string, paths: readonly string[]): Promise<string[]> {
+  const absent: string[] = []
+  for (const path of paths) if ((await readInTree(tree, path).catch(() => '')) === undefined) absent.push(path)
+  return absent
 }
 
 async function liveStatus(root: string, name: string): Promise<ContainerStatus | undefined> {
@@ -160,8 +267,14 @@ async function liveStatus(root: string, name: string): Promise<ContainerStatus |
   }
 }
 
-function isUp(status: ContainerStatus | undefined): boolean {
-  return status !== undefined && (status.state === 'running' || status.state === 'booting' || status.state === 'stopping')
+function isUp(status: ContainerStatus): boolean {
+  return status.state === 'running' || status.state === 'booting' || status.state === 'stopping'
+}
+
+function runningError(name: string, state: string): CtrError {
+  return new CtrError('RUNNING', `${name} is ${state}: its ports can change only while it is off`, {
+    hints: [`power it off first, keeping it held: ctr stop --hold ${name}; then run this again (the next connection boots it with the new ports)`],
+  })
 }
 
 function isHeld(status: ContainerStatus | undefined): boolean {

@@ -1,6 +1,6 @@
 /** Debian (and, by recipe, its derivatives): debootstrap. See debootstrap(8). */
 import {CtrError} from '../errors.js'
-import type {BootstrapRequest, Distro, DistroRecipe, Progress, ProgressTracker} from './types.js'
+import type {BootstrapRequest, Distro, DistroRecipe, PackageInstall, Progress, ProgressTracker} from './types.js'
 
 export function debianDistro(recipe: DistroRecipe): Distro {
   return {
@@ -8,6 +8,72 @@ export function debianDistro(recipe: DistroRecipe): Distro {
     bootstrapArgv: (request) => debootstrapArgv(recipe, request),
     progressTracker: () => debootstrapProgress(),
     classifyFailure: classifyDebootstrapFailure,
+    install: aptInstall,
+  }
+}
+
+/**
+ * apt-get inside the tree. The lists debootstrap left are tried first: an `apt-get update` would
+ * put 40 MB of new lists into every package layer. Only a fetch that fails (a point release
+ * removed the old .deb) or a package not in them makes it refresh and try once more.
+ */
+export const aptInstall: PackageInstall = {
+  argv: (packages, refresh) => [
+    '/bin/sh',
+    '-c',
+    `${refresh ? 'apt-get update -q && ' : ''}apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold "$@" && apt-get clean`,
+    'sh',
+    ...packages,
+  ],
+  env: {DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C'},
+  progressTracker: aptProgress,
+  classifyFailure: (output) => {
+    if (/No space left on device/i.test(output)) {
+      return new CtrError('NO_SPACE', 'the disk filled up while installing packages', {hints: ['free some space (ctr images rm, ctr rm) and try again']})
+    }
+    const missing = /Unable to locate package (\S+)|Package '?([^' ]+)'? has no installation candidate/.exec(output)
+    if (missing) {
+      return new CtrError('NO_SUCH_PACKAGE', `the mirror has no package ${missing[1] ?? missing[2]}`, {hints: ['check the name in the recipe (rootfs-recipes/services) or in --packages']})
+    }
+    if (/Temporary failure resolving|Could not resolve|Connection refused|Network is unreachable|Failed to fetch|Could not connect/i.test(output)) {
+      return new CtrError('MIRROR_UNREACHABLE', 'the package mirror could not be reached', {hints: ['check the network (the mirror is in the tree\'s /etc/apt/sources.list), then try again']})
+    }
+    return undefined
+  },
+  staleLists: (output) => /Unable to locate package|has no installation candidate|404\s+Not Found|Failed to fetch/i.test(output),
+  databasePath: '/var/lib/dpkg/status',
+  parseDatabase: parseDpkgStatus,
+}
+
+/** Names of the packages dpkg's status file says are installed. */
+export function parseDpkgStatus(text: string): Set<string> {
+  const installed = new Set<string>()
+  for (const stanza of text.split(/\n\n+/)) {
+    const name = /^Package: (\S+)$/m.exec(stanza)?.[1]
+    if (name && /^Status: install ok installed$/m.test(stanza)) installed.add(name)
+  }
+  return installed
+}
+
+/** apt-get prints `N newly installed`, then `Get:` per download, `Unpacking P` and `Setting up P` per package. */
+export function aptProgress(): ProgressTracker {
+  let total = 0
+  const seen = {Get: 0, Unpacking: 0, 'Setting up': 0}
+  return {
+    feed(line: string): Progress | undefined {
+      const count = /^\d+ upgraded, (\d+) newly installed/.exec(line)
+      if (count) {
+        total = Number(count[1])
+        return {fraction: 0.02, label: `${total} packages to install`}
+      }
+      const step = /^(Get):\d+ \S+ \S+ \S+ (\S+)|^(Unpacking|Setting up) ([^ :]+)/.exec(line)
+      if (!step || total === 0) return undefined
+      const verb = (step[1] ?? step[3]) as keyof typeof seen
+      seen[verb] += 1
+      const part = (n: number) => Math.min(n / total, 1)
+      const fraction = 0.02 + 0.38 * part(seen.Get) + 0.3 * part(seen.Unpacking) + 0.29 * part(seen['Setting up'])
+      return {fraction: Math.min(fraction, 0.99), label: `${verb === 'Get' ? 'Retrieving' : verb} ${step[2] ?? step[4]}`}
+    },
   }
 }
 

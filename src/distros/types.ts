@@ -51,4 +51,21 @@ export interface Distro {
   progressTracker(): ProgressTracker
   /** A precise error for a failed bootstrap (unreachable mirror, full disk), if the output tells. */
   classifyFailure(output: string): CtrError | undefined
+  /** Installs packages into a tree from inside it (run in nspawn, not booted); absent: not supported. */
+  install?: PackageInstall
+}
+
+export interface PackageInstall {
+  /** The command, run inside the tree, that installs PACKAGES; REFRESH: update the package lists first. */
+  argv(packages: readonly string[], refresh: boolean): string[]
+  /** Environment for it. */
+  env: Record<string, string>
+  progressTracker(): ProgressTracker
+  /** A precise error for a failed install (no such package, unreachable mirror, full disk). */
+  classifyFailure(output: string): CtrError | undefined
+  /** The failure may be stale package lists: worth one more try with refresh. */
+  staleLists(output: string): boolean
+  /** The packages installed in TREE, read from its package database (installedPackages). */
+  databasePath: string
+  parseDatabase(text: string): Set<string>
 }

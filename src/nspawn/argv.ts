@@ -10,8 +10,15 @@ export interface NspawnOptions {
   hostHasSystemd: boolean
   /** nspawn -j: a persistent journal in the tree, so `ctr logs` works while it is off. */
   linkJournal?: boolean
+  /** Host directories bound read-only into the tree: [host path, path inside]. */
+  bindsReadOnly?: ReadonlyArray<readonly [string, string]>
   /** Extra arguments, e.g. --private-network. */
   extra?: readonly string[]
+}
+
+/** nspawn's --bind syntax separates with ":"; one inside a path is written "\:". */
+function bindPath(path: string): string {
+  return path.replace(/\\/g, '\\\\').replace(/:/g, '\\:')
 }
 
 export function nspawnArgv(options: NspawnOptions): string[] {
@@ -22,7 +29,29 @@ export function nspawnArgv(options: NspawnOptions): string[] {
   // -j: the journal stays in the tree (/var/log/journal/MACHINE-ID) with a link from the host when it
   // can be made; `ctr logs` reads the tree's copy with journalctl -D, whether the container runs or not.
   if (options.linkJournal ?? true) argv.push('--link-journal=try-guest')
+  for (const [host, inside] of options.bindsReadOnly ?? []) argv.push(`--bind-ro=${bindPath(host)}:${bindPath(inside)}`)
   argv.push(...(options.extra ?? []))
+  return argv
+}
+
+export interface NspawnRunOptions {
+  tree: string
+  machine: string
+  hostHasSystemd: boolean
+  env?: Record<string, string>
+  command: readonly string[]
+}
+
+/**
+ * argv that runs COMMAND inside TREE without booting it (a package install): the container's own
+ * programs, in its namespaces, never on the host. Nothing of the host is written into the tree:
+ * resolv.conf is bound (not copied), the time zone and journal are left alone.
+ */
+export function nspawnRunArgv(options: NspawnRunOptions): string[] {
+  const argv = ['systemd-nspawn', '--quiet', '-D', options.tree, `--machine=${options.machine}`, '--pipe', '--resolv-conf=bind-host', '--timezone=off', '--link-journal=no']
+  if (!options.hostHasSystemd) argv.push('--register=no', '--keep-unit')
+  for (const [key, value] of Object.entries(options.env ?? {})) argv.push(`--setenv=${key}=${value}`)
+  argv.push('--', ...options.command)
   return argv
 }
 

@@ -32,6 +32,10 @@ export interface ImageRecord {
   bootstrapSeconds: number
   /** The archive (file or URL) it was imported from, when it was not bootstrapped here. */
   importedFrom?: string
+  /** A package layer (layers.ts): the base it is stacked on; its tree holds only what it adds. */
+  parent?: string
+  /** A package layer: the packages it adds. */
+  packages?: string[]
 }
 
 export interface ImageRequest {
@@ -50,6 +54,23 @@ export function imageId(distro: string, release: string, extraPackages: readonly
   if (extraPackages.length === 0) return `${distro}-${release}`
   const hash = createHash('sha256').update([...extraPackages].sort().join(',')).digest('hex').slice(0, 8)
   return `${distro}-${release}-${hash}`
+}
+
+/** A stack deeper than this is not one ctr made (a layer's parent is always a base). */
+const MAX_DEPTH = 4
+
+/** The trees of IMAGE's stack, top first: [layer, base] for a layer, [base] for a base. */
+export async function lowerTrees(root: string, id: string): Promise<string[]> {
+  const trees: string[] = []
+  let next: string | undefined = id
+  while (next !== undefined) {
+    if (trees.length >= MAX_DEPTH) throw new CtrError('INVALID_IMAGE', `image ${id} stacks more than ${MAX_DEPTH} layers`, {hints: ['remove and recreate it']})
+    const image: ImageRecord | undefined = await readImage(root, next)
+    if (!image) throw new CtrError('NOT_FOUND', `image ${next} is gone`, {hints: ['see what there is: ctr images ls']})
+    trees.push(imagePaths(root, image.id).tree)
+    next = image.parent
+  }
+  return trees
 }
 
 export async function readImage(root: string, id: string): Promise<ImageRecord | undefined> {

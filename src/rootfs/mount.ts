@@ -6,7 +6,8 @@ import {lstat, mkdir, readFile} from 'node:fs/promises'
 import {CtrError, errnoCode} from '../errors.js'
 import {run} from '../exec.js'
 import type {ContainerRecord} from '../store/containers.js'
-import {containerPaths, imagePaths} from '../store/paths.js'
+import {containerPaths} from '../store/paths.js'
+import {lowerTrees} from './images.js'
 
 export async function isMountPoint(path: string): Promise<boolean> {
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8')
@@ -18,8 +19,9 @@ function unescapeMountPath(path: string): string {
   return path.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
 }
 
-export function overlayMountArgv(lower: string, upper: string, work: string, target: string): string[] {
-  return ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, target]
+/** LOWERS top first, as overlayfs takes them (a package layer above its base). */
+export function overlayMountArgv(lowers: readonly string[], upper: string, work: string, target: string): string[] {
+  return ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}`, target]
 }
 
 /**
@@ -45,7 +47,7 @@ export async function mountRootfs(root: string, record: Pick<ContainerRecord, 'n
       if (errnoCode(error) !== 'EEXIST') throw error
     }
   }
-  await run(overlayMountArgv(imagePaths(root, record.image).tree, paths.upper, paths.work, paths.rootfs))
+  await run(overlayMountArgv(await lowerTrees(root, record.image), paths.upper, paths.work, paths.rootfs))
   return paths.rootfs
 }
 

@@ -118,13 +118,14 @@ export async function mkdirInTree(tree: string, path: string, mode = 0o755): Pro
 }
 
 /** Writes a file inside the tree: a new temp file (O_EXCL, never through a link), fchmod, rename over the old one. */
-export async function writeInTree(tree: string, path: string, data: string | Buffer, mode = 0o644): Promise<void> {
+export async function writeInTree(tree: string, path: string, data: string | Buffer, mode = 0o644, owner?: {uid: number; gid: number}): Promise<void> {
   await inParent(tree, path, {mode: 0o755}, async (dir, name) => {
     const tmp = `.${name}.ctr-${randomBytes(4).toString('hex')}`
     const handle = await open(fdPath(dir, tmp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode)
     try {
       try {
         await handle.writeFile(data)
+        if (owner) await handle.chown(owner.uid, owner.gid)
         await handle.chmod(mode)
       } finally {
         await handle.close()

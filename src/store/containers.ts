@@ -31,6 +31,21 @@ export interface ContainerRecord {
   ports: Exposure[]
   /** Seconds with no established connection before the container is powered off; 0 = never. */
   idleTimeoutSec: number
+  /** Per service, what `ctr expose` was told beyond the port: a host directory it serves (--docroot). */
+  services?: Record<string, ServiceSettings>
+}
+
+export interface ServiceSettings {
+  /** Absolute host directory, bound read-only at the recipe's docroot at every boot. */
+  docroot?: string
+}
+
+/** The read-only binds nspawn gets for RECORD's services: [host dir, path inside, service]. */
+export function serviceBinds(record: Pick<ContainerRecord, 'services'>, docrootOf: (service: string) => string | undefined): Array<[string, string]> {
+  return Object.entries(record.services ?? {}).flatMap(([service, settings]) => {
+    const inside = docrootOf(service)
+    return settings.docroot && inside ? [[settings.docroot, inside] as [string, string]] : []
+  })
 }
 
 /** A container whose record is damaged: its directory name, and what is wrong with the record. */
@@ -117,6 +132,15 @@ export function checkRecord(name: string, text: string): ContainerRecord | strin
       typeof e.service === 'string' &&
       (e.address === undefined || typeof e.address === 'string')
     if (!ok) return `ports[${i}] is not {port, service, address?}`
+  }
+  if (r.services !== undefined) {
+    if (typeof r.services !== 'object' || r.services === null || Array.isArray(r.services)) return `services is ${describe(r.services)}, not an object`
+    for (const [service, settings] of Object.entries(r.services as Record<string, unknown>)) {
+      const docroot = (settings as {docroot?: unknown} | null)?.docroot
+      if (typeof settings !== 'object' || settings === null || (docroot !== undefined && (typeof docroot !== 'string' || !docroot.startsWith('/')))) {
+        return `services.${service} is not {docroot?: ABSOLUTE_PATH}`
+      }
+    }
   }
   return value as ContainerRecord
 }

@@ -7,11 +7,46 @@ import {CtrError} from '../errors.js'
 import {readRecipes} from '../recipes/load.js'
 import type {Exposure} from '../store/containers.js'
 
+/** A file a service recipe puts into a tree: its lines, with {{name}} for the container's name. */
+export interface RecipeFile {
+  path: string
+  lines: string[]
+  mode?: string
+  /** Only for these distros (all when unset). */
+  distros?: string[]
+  /** Written only when the tree has no such file yet (a page the site may replace). */
+  keep?: boolean
+}
+
 export interface ServiceRecipe {
   name: string
   description: string
-  packages: string[]
+  /** Packages per distro, installed into a shared layer when a container lacks them (rootfs/layers.ts). */
+  packages: Record<string, string[]>
+  /** Written into that layer before its packages are installed (so their set-up sees them). */
+  layerFiles?: RecipeFile[]
+  /** Written into each container the service is exposed on. */
+  files?: RecipeFile[]
+  /** The service's own data in each container (never a conflict with a package layer: each container's copy is its own). */
+  data?: string[]
+  /** Where `--docroot HOST_DIR` is bound read-only at each boot, for services that serve files. */
+  docroot?: string
+  /** Services with a database user `admin` (`--password-file`): how its password is set at start. */
+  admin?: {
+    /** The file the service reads at every start, with {{passwordHash}}; written mode 0640, group GROUP. */
+    path: string
+    group: string
+    hash: 'mysql-native'
+    lines: string[]
+  }
   socket: {
+    /**
+     * Sockets inside the container that its systemd binds itself (a unix socket), for an Accept=no
+     * service: written as a second socket unit (localSocketUnitName) for the same service. Not in
+     * the first one: a socket unit that was passed some of its fds at boot counts as running and
+     * never opens the rest ("some socket file descriptors have not been opened yet").
+     */
+    local?: string[]
     accept: boolean
     /**
      * [Socket] settings, written in this order. An Accept=yes service needs two: systemd's default
@@ -23,12 +58,38 @@ export interface ServiceRecipe {
   }
   /** [Service] settings, written in this order. */
   service: Record<string, string>
+  /** [Unit] settings of the service, written in this order. */
+  unit?: Record<string, string>
   /** The distro's own always-on units for this service, masked so they never take a host port. */
   mask: string[]
 }
 
+/** The packages RECIPE needs on DISTRO; UNSUPPORTED when the recipe has none for that distro. */
+export function servicePackages(recipe: ServiceRecipe, distro: string): string[] {
+  const packages = recipe.packages[distro]
+  if (!packages) {
+    throw new CtrError('UNSUPPORTED', `service ${recipe.name} has no recipe for ${distro}`, {
+      hints: [`it has one for ${Object.keys(recipe.packages).join(', ')}; add "${distro}" to packages in rootfs-recipes/services/${recipe.name}.json`],
+    })
+  }
+  return packages
+}
+
+export function filesFor(files: readonly RecipeFile[] | undefined, distro: string): RecipeFile[] {
+  return (files ?? []).filter((f) => !f.distros || f.distros.includes(distro))
+}
+
+/** A recipe file's text, with {{KEY}} replaced from VARS. */
+export function fileText(file: RecipeFile, vars: Record<string, string> = {}): string {
+  return `${file.lines.map((line) => line.replace(/\{\{(\w+)\}\}/g, (match, key: string) => vars[key] ?? match)).join('\n')}\n`
+}
+
 export function serviceCatalogue(): ServiceRecipe[] {
   return readRecipes<ServiceRecipe>('services')
+}
+
+export function findService(name: string): ServiceRecipe | undefined {
+  return serviceCatalogue().find((s) => s.name === name)
 }
 
 export function getService(name: string): ServiceRecipe {
@@ -44,6 +105,21 @@ export function getService(name: string): ServiceRecipe {
 
 export function socketUnitName(service: string): string {
   return `ctr-${service}.socket`
+}
+
+export function localSocketUnitName(service: string): string {
+  return `ctr-${service}-local.socket`
+}
+
+/** The unit of RECIPE's sockets inside the container (socket.local); undefined when it has none. */
+export function localSocketUnitText(recipe: ServiceRecipe, options: UnitOptions = {}): string | undefined {
+  if (!recipe.socket.local?.length || recipe.socket.accept) return undefined
+  const lines = ['# Written by ctr.', '[Unit]', `Description=ctr: ${recipe.name}, inside the container`]
+  if (options.lean) lines.push('DefaultDependencies=no', 'Before=sockets.target')
+  lines.push('', '[Socket]', ...recipe.socket.local.map((path) => `ListenStream=${path}`), `Service=${serviceUnitName(recipe.name, false)}`)
+  for (const [key, value] of Object.entries(recipe.socket.settings ?? {})) lines.push(`${key}=${value}`)
+  lines.push('', '[Install]', 'WantedBy=sockets.target', '')
+  return lines.join('\n')
 }
 
 export function serviceUnitName(service: string, accept: boolean): string {
@@ -77,8 +153,9 @@ export function socketUnitText(recipe: ServiceRecipe, exposures: readonly Exposu
 }
 
 export function serviceUnitText(recipe: ServiceRecipe, options: UnitOptions = {}): string {
-  const lines = ['# Written by ctr.', '[Unit]', `Description=ctr: ${recipe.name} for %I`]
+  const lines = ['# Written by ctr.', '[Unit]', `Description=ctr: ${recipe.name}${recipe.socket.accept ? ' for %I' : ''}`]
   if (options.lean) lines.push('DefaultDependencies=no')
+  for (const [key, value] of Object.entries(recipe.unit ?? {})) lines.push(`${key}=${value}`)
   lines.push('', '[Service]')
   for (const [key, value] of Object.entries(recipe.service)) lines.push(`${key}=${value}`)
   lines.push('')
