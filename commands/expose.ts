@@ -64,6 +64,7 @@ Packages a service needs that the container lacks are installed first, without b
       if (report.unchanged) this.say(`${what} was exposed already`)
       else this.say(`exposed ${what}${report.held ? ' (held now)' : ''}`)
       if (report.docroot) this.say(`serving ${report.docroot} (read-only)`)
+      for (const warning of report.warnings ?? []) process.stderr.write(`ctr: warning: ${warning}\n`)
       if (report.adminPassword) {
         this.say(`${args.service} user admin, password: ${report.adminPassword}`)
         this.say('  (shown this once; ctr keeps only its hash in the container)')

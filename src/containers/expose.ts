@@ -32,6 +32,8 @@ export interface ExposeReport {
   image: string
   /** The host directory the service serves, read-only (--docroot). */
   docroot?: string
+  /** What may not work as meant (a docroot the server cannot read). */
+  warnings?: string[]
   /** The admin user's password when ctr made one: shown this once, kept nowhere in clear. */
   adminPassword?: string
 }
@@ -80,7 +82,8 @@ export async function exposePort(root: string, options: ExposeOptions, hooks: La
   const recipe = getService(options.service)
   const service = recipe.name
   const exposure: Exposure = address === undefined ? {port, service} : {port, service, address}
-  const docroot = options.docroot === undefined ? undefined : await checkDocroot(recipe, options.docroot)
+  const checked = options.docroot === undefined ? undefined : await checkDocroot(recipe, options.docroot)
+  const docroot = checked?.path
   const admin = await adminPassword(recipe, options.passwordFile)
   requireRoot('ctr expose')
   const first = await pickContainer(root, options.container, 'expose')
@@ -126,6 +129,7 @@ export async function exposePort(root: string, options: ExposeOptions, hooks: La
       installed: plan.layer ? plan.missing : [],
       image: updated.image,
       ...(settings?.docroot ? {docroot: settings.docroot} : {}),
+      ...(checked?.warning ? {warnings: [checked.warning]} : {}),
       ...(newAdmin && admin.generated ? {adminPassword: admin.password} : {}),
     }
   })

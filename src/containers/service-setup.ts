@@ -14,8 +14,8 @@ import type {ContainerRecord} from '../store/containers.js'
 import {containerPaths, imagePaths} from '../store/paths.js'
 import {fileText, serviceCatalogue, servicePackages, type ServiceRecipe} from '../units/services.js'
 
-/** --docroot: an existing host directory, as an absolute path. */
-export async function checkDocroot(recipe: ServiceRecipe, dir: string): Promise<string> {
+/** --docroot: an existing host directory, as an absolute path; and a warning when the service could not read it. */
+export async function checkDocroot(recipe: ServiceRecipe, dir: string): Promise<{path: string; warning?: string}> {
   if (!recipe.docroot) {
     const serving = serviceCatalogue().filter((s) => s.docroot).map((s) => s.name)
     throw new CtrError('INVALID_ARGUMENT', `--docroot is for services that serve files (${serving.join(', ')}), not ${recipe.name}`)
@@ -28,7 +28,10 @@ export async function checkDocroot(recipe: ServiceRecipe, dir: string): Promise<
   })
   if (!info.isDirectory()) throw new CtrError('INVALID_ARGUMENT', `--docroot ${dir} is not a directory`, {hints: ['give the directory that holds the site (index.html)']})
   if (/[\n,]/.test(path) || !isAbsolute(path)) throw new CtrError('INVALID_ARGUMENT', `--docroot ${JSON.stringify(dir)}: a newline or comma cannot be passed to systemd-nspawn`)
-  return path
+  // The server runs as an unprivileged user of the container (lighttpd: www-data), which is that
+  // uid on the host too: a directory only its owner may read would answer 403 Forbidden.
+  const warning = (info.mode & 0o005) === 0o005 ? undefined : `${path} is not readable and searchable by others (mode ${(info.mode & 0o777).toString(8)}): the server in the container, an unprivileged user, will answer 403; chmod o+rx it`
+  return {path, warning}
 }
 
 /** --password-file: its first line; a password made here when FILE is undefined. */
@@ -98,8 +101,7 @@ export async function planPackages(root: string, record: ContainerRecord, tree: 
   }
   const image = await readImage(root, record.image)
   if (!image) throw new CtrError('NOT_FOUND', `image ${record.image} of ${record.name} is gone`)
-  const layerFiles = serviceCatalogue().flatMap((s) => (wanted.some((p) => servicePackages(s, record.distro).includes(p)) || s === recipe ? (s.layerFiles ?? []) : []))
-  return {missing, layer: await ensurePackageLayer(root, image, wanted, layerFiles, hooks)}
+  return {missing, layer: await ensurePackageLayer(root, image, wanted, hooks)}
 }
 
 /**

@@ -31,12 +31,14 @@ export const aptInstall: PackageInstall = {
     if (/No space left on device/i.test(output)) {
       return new CtrError('NO_SPACE', 'the disk filled up while installing packages', {hints: ['free some space (ctr images rm, ctr rm) and try again']})
     }
+    // First: a package missing from lists that could not be fetched is no verdict on the package.
+    if (/Temporary failure resolving|Could not resolve|Connection refused|Network is unreachable|Failed to fetch|Could not connect/i.test(output)) {
+      const url = /Failed to fetch (\S+)/.exec(output)?.[1]
+      return new CtrError('MIRROR_UNREACHABLE', `the package mirror could not be reached${url ? ` (${url})` : ''}`, {hints: ['check the network (the mirror is in the tree\'s /etc/apt/sources.list), then try again']})
+    }
     const missing = /Unable to locate package (\S+)|Package '?([^' ]+)'? has no installation candidate/.exec(output)
     if (missing) {
       return new CtrError('NO_SUCH_PACKAGE', `the mirror has no package ${missing[1] ?? missing[2]}`, {hints: ['check the name in the recipe (rootfs-recipes/services) or in --packages']})
-    }
-    if (/Temporary failure resolving|Could not resolve|Connection refused|Network is unreachable|Failed to fetch|Could not connect/i.test(output)) {
-      return new CtrError('MIRROR_UNREACHABLE', 'the package mirror could not be reached', {hints: ['check the network (the mirror is in the tree\'s /etc/apt/sources.list), then try again']})
     }
     return undefined
   },

@@ -21,7 +21,7 @@ import {hostHasSystemd, nspawnRunArgv} from '../nspawn/argv.js'
 import {imagePaths} from '../store/paths.js'
 import {readImage, stageImage, type ImageRecord} from './images.js'
 import {isMountPoint, overlayMountArgv} from './mount.js'
-import {fileText, type RecipeFile} from '../units/services.js'
+import {fileText, filesFor, serviceCatalogue, type RecipeFile} from '../units/services.js'
 import {readInTree, removeInTree, writeInTree} from './tree-fs.js'
 
 export function layerId(baseId: string, packages: readonly string[]): string {
@@ -51,20 +51,16 @@ export interface LayerHooks {
 
 /**
  * The layer with PACKAGES over the base of IMAGE (IMAGE's own layer packages included), built the
- * first time. LAYER_FILES go into it before the packages are installed.
+ * first time. The layer files of every service whose packages it holds go into it before the
+ * packages are installed: a layer is the same whichever service asked for it first.
  */
-export async function ensurePackageLayer(
-  root: string,
-  image: ImageRecord,
-  packages: readonly string[],
-  layerFiles: readonly RecipeFile[],
-  hooks: LayerHooks = {},
-): Promise<ImageRecord> {
+export async function ensurePackageLayer(root: string, image: ImageRecord, packages: readonly string[], hooks: LayerHooks = {}): Promise<ImageRecord> {
   const base = await baseOf(root, image)
   const all = [...new Set([...(image.packages ?? []), ...packages])].sort()
   const id = layerId(base.id, all)
   const cached = await readImage(root, id)
   if (cached) return cached
+  const layerFiles = layerFilesFor(base.distro, all)
   const install = getDistro(base.distro).install
   if (!install) throw new CtrError('UNSUPPORTED', `ctr cannot install packages into ${base.distro} trees`, {hints: ['install them inside the container: ctr shell NAME']})
   requireProgram('systemd-nspawn')
@@ -125,6 +121,14 @@ async function installInTree(tree: string, distro: string, packages: readonly st
     hooks.onProgress?.({fraction: 0.01, label: 'updating the package lists'})
     await attempt(true)
   }
+}
+
+/** The layer files of the services whose packages on DISTRO are among PACKAGES. */
+export function layerFilesFor(distro: string, packages: readonly string[]): RecipeFile[] {
+  return serviceCatalogue().flatMap((s) => {
+    const own = s.packages[distro] ?? []
+    return own.length > 0 && own.some((p) => packages.includes(p)) ? filesFor(s.layerFiles, distro) : []
+  })
 }
 
 function parseMode(mode: string | undefined): number {

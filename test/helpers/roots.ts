@@ -6,7 +6,9 @@
 import {mkdir, mkdtemp, rm, symlink} from 'node:fs/promises'
 import {join} from 'node:path'
 import {inject} from 'vitest'
-import {ensureImage, imageId} from '../../src/rootfs/images.js'
+import {ensureImage, imageId, readImage} from '../../src/rootfs/images.js'
+import {ensurePackageLayer} from '../../src/rootfs/layers.js'
+import {getService, servicePackages} from '../../src/units/services.js'
 import {layout} from '../../src/store/paths.js'
 import {destroyRoot, stopPid} from './cleanup.js'
 
@@ -41,12 +43,30 @@ export async function cachedBase(): Promise<{cacheRoot: string; id: string}> {
   return {cacheRoot, id: imageId('debian', 'bookworm')}
 }
 
-/** A fresh state root with the cached base linked in. */
-export async function makeTestRoot(): Promise<string> {
+const layersReady = new Map<string, Promise<string>>()
+
+/**
+ * The run's package layer for SERVICES over the cached base (rootfs/layers.ts), built with the
+ * real apt-get the first time; its image id. Shared by the suites as the base is.
+ */
+export async function cachedLayer(services: readonly string[]): Promise<string> {
   const {cacheRoot, id} = await cachedBase()
+  const packages = [...new Set(services.flatMap((s) => servicePackages(getService(s), 'debian')))].sort()
+  const key = packages.join(',')
+  if (!layersReady.has(key)) {
+    const base = (await readImage(cacheRoot, id))!
+    layersReady.set(key, ensurePackageLayer(cacheRoot, base, packages).then((layer) => layer.id))
+  }
+  return layersReady.get(key)!
+}
+
+/** A fresh state root with the cached base linked in, and the layers for the service sets in LAYERS. */
+export async function makeTestRoot(options: {layers?: ReadonlyArray<readonly string[]>} = {}): Promise<string> {
+  const {cacheRoot, id} = await cachedBase()
+  const ids = [id, ...(await Promise.all((options.layers ?? []).map((services) => cachedLayer(services))))]
   const root = await mkdtemp('/var/tmp/ctr-test-root-')
   await mkdir(layout(root).images, {recursive: true})
-  await symlink(join(layout(cacheRoot).images, id), join(layout(root).images, id))
+  for (const image of ids) await symlink(join(layout(cacheRoot).images, image), join(layout(root).images, image))
   return root
 }
 
