@@ -243,6 +243,9 @@ export class Activator {
 
   /** `ctr stop`: power off; release the ports unless KEEP_PORTS. */
   async stop(name: string, options: {keepPorts: boolean}): Promise<ContainerStatus> {
+    // An idle poweroff ahead of it in the queue, waiting for late sessions to end, stops waiting.
+    const queued = this.held.get(name)
+    if (queued) queued.stopWanted = true
     return this.serial(name, async () => {
       const record = await getContainer(this.root, name)
       const c = this.held.get(name)
@@ -258,6 +261,8 @@ export class Activator {
 
   /** For `ctr rm`: power off and release if held; nothing if not. */
   async forget(name: string): Promise<void> {
+    const queued = this.held.get(name)
+    if (queued) queued.stopWanted = true
     return this.serial(name, async () => {
       await this.held.get(name)?.stop({keepPorts: false, reason: 'user'})
       await this.portsLetGo()

@@ -88,6 +88,8 @@ export class HeldContainer {
   private adopted = false
   /** ms timestamp since when no connection was seen, while running. */
   idleSince?: number
+  /** A stop or rm is queued for it: an idle poweroff waiting for sessions to end gives way (IdlePolicy). */
+  stopWanted = false
   /** When the profile's sleepWhenQuiet units were last stopped (ms timestamp), in this boot. */
   quietStopAt?: number
 
@@ -339,6 +341,7 @@ export class HeldContainer {
   private settle(release: boolean): void {
     const waiters = this.exitWaiters.splice(0)
     this.stopRequest = undefined
+    this.stopWanted = false
     this.ctx.onSettled(this.name)
     const done = () => {
       for (const w of waiters) w()

@@ -21,6 +21,12 @@ export const DEFAULT_IDLE_CHECK_MS = 1000
  * instead of 34 ms, measured), which sessions a few seconds apart should not pay each time.
  */
 export const DEFAULT_QUIET_MS = 15_000
+/**
+ * How long an idle poweroff waits for sessions accepted just as the socket units stopped (a client
+ * that came in the instant it went idle). Bounded: for a service that accepts by itself, a steady
+ * trickle of connections would keep it waiting for good, with its socket units already stopped.
+ */
+export const DRAIN_LIMIT_MS = 120_000
 
 export interface IdlePolicyOptions {
   /** The state root, where open shells are recorded (sessions.ts). */
@@ -32,6 +38,8 @@ export interface IdlePolicyOptions {
   log: (message: string) => void
   idleCheckMs?: number
   quietMs?: number
+  /** Replaces DRAIN_LIMIT_MS (tests). */
+  drainLimitMs?: number
 }
 
 export class IdlePolicy {
@@ -142,12 +150,25 @@ export class IdlePolicy {
     return units
   }
 
+  /**
+   * Waits for the sessions accepted as the socket units stopped to end: at most DRAIN_LIMIT_MS,
+   * and not at all once a stop or rm is queued behind it (they must not wait on a client). A
+   * connection still in the accept queue is none (establishedByPort counts accepted ones): it
+   * waits in the host's socket for the next boot. For a service that accepts itself (lighttpd,
+   * MariaDB), stopping its socket unit does not stop it accepting: connections it takes meanwhile
+   * are sessions too, until it is powered off.
+   */
   private async waitNoConnections(c: HeldContainer): Promise<void> {
     const ports = c.record.ports.map((e) => e.port)
+    const deadline = Date.now() + (this.options.drainLimitMs ?? DRAIN_LIMIT_MS)
     let logged = false
-    while (c.state === 'running') {
+    while (c.state === 'running' && !c.stopWanted) {
       const open = [...establishedByPort(readTcpRows(), ports).values()].reduce((a, b) => a + b, 0)
       if (open === 0) return
+      if (Date.now() >= deadline) {
+        this.options.log(`${c.name}: ${open} connection(s) still open ${Math.round((this.options.drainLimitMs ?? DRAIN_LIMIT_MS) / 1000)} s after it went idle; powering off`)
+        return
+      }
       if (!logged) this.options.log(`${c.name}: ${open} connection(s) came in as it went idle; powering off when they end`)
       logged = true
       await new Promise((r) => setTimeout(r, 250))
