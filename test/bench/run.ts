@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     lean: async (r, l) => (await import('./scale.js')).benchLean(r, l),
     density: async (r, l) => (await import('./scale.js')).benchDensity(r, l),
     restart: async (r, l) => (await import('./restart.js')).benchRestart(r, l),
+    services: async (r, l) => (await import('./services.js')).benchServices(r, l),
   }
   try {
     for (const [name, section] of Object.entries(sections)) {
