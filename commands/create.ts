@@ -23,7 +23,7 @@ export default class Create extends CtrCommand {
     release: Flags.string({description: 'distro release [default: the recipe\'s, bookworm for debian]'}),
     mirror: Flags.string({description: 'package mirror URL'}),
     'ssh-key': Flags.string({description: 'public key file for root (repeatable) [default: ~/.ssh/*.pub of the invoking user]', multiple: true}),
-    packages: Flags.string({description: 'extra packages, comma-separated (a base with them is cached separately)'}),
+    packages: Flags.string({description: 'extra packages, comma-separated (installed once into a package layer shared by every container asking for the same set; with --copy, a base bootstrapped with them)'}),
     copy: Flags.boolean({description: 'copy the base tree instead of an overlay on it'}),
     profile: Flags.string({description: 'boot profile: lean (socket-activated services only) or full (the distro\'s whole boot)'}),
     'idle-timeout': idleTimeoutFlag({description: 'power off after this many seconds without a connection (0 = never, at most 30 days)'}),
@@ -53,10 +53,14 @@ export default class Create extends CtrCommand {
         {
           signal: this.interruptSignal(),
           onPhase: (phase) => {
-            if (phase === 'bootstrap' && !this.jsonEnabled()) {
-              barLoading = import('../src/ui/progress-bar.js').then((m) => {
-                bar = m.startProgress(`bootstrapping ${args.distro}`)
-              })
+            if ((phase === 'bootstrap' || phase === 'packages') && !this.jsonEnabled()) {
+              const previous = barLoading ?? Promise.resolve()
+              barLoading = previous.then(() =>
+                import('../src/ui/progress-bar.js').then((m) => {
+                  bar?.done()
+                  bar = m.startProgress(phase === 'bootstrap' ? `bootstrapping ${args.distro}` : 'installing packages')
+                }),
+              )
             }
             if (phase === 'customize') bar?.done()
           },

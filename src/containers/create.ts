@@ -11,6 +11,7 @@ import {requireProgram, run, tail} from '../exec.js'
 import {pickName, validateMirror, validateName, validatePackages, validateRelease} from '../names.js'
 import {customizeTree} from '../rootfs/customize.js'
 import {ensureImage, imageId, readImage, type ImageRecord} from '../rootfs/images.js'
+import {ensurePackageLayer} from '../rootfs/layers.js'
 import {mountRootfs, unmountRootfs} from '../rootfs/mount.js'
 import {DEFAULT_PROFILE, getProfile} from '../rootfs/profiles.js'
 import {getService} from '../units/services.js'
@@ -38,7 +39,7 @@ export interface CreateOptions {
 }
 
 export interface CreateHooks {
-  onPhase?: (phase: 'bootstrap' | 'customize') => void
+  onPhase?: (phase: 'bootstrap' | 'packages' | 'customize') => void
   onProgress?: (progress: Progress) => void
   signal?: AbortSignal
 }
@@ -77,12 +78,20 @@ export async function createContainer(root: string, options: CreateOptions, hook
   await assertPortsAvailable(root, options.ports ?? [])
   const keys = await authorizedKeys(options.sshKeyFiles)
 
-  const request = {distro: distro.recipe.name, release, mirror: options.mirror, extraPackages}
+  // --packages: on an overlay, a package layer on the plain base (shared with every container and
+  // service asking for the same set, see rootfs/layers.ts); a --copy gets a base bootstrapped with them.
+  const layered = extraPackages.length > 0 && !options.copy && distro.install !== undefined
+  const request = {distro: distro.recipe.name, release, mirror: options.mirror, extraPackages: layered ? [] : extraPackages}
   const id = imageId(distro.recipe.name, release, request.extraPackages)
   const hadImage = (await readImage(root, id)) !== undefined
   if (!hadImage) hooks.onPhase?.('bootstrap')
-  const image = await ensureImage(root, request, hooks)
+  let image = await ensureImage(root, request, hooks)
   hooks.signal?.throwIfAborted()
+  if (layered) {
+    hooks.onPhase?.('packages')
+    image = await ensurePackageLayer(root, image, extraPackages, hooks)
+    hooks.signal?.throwIfAborted()
+  }
 
   hooks.onPhase?.('customize')
   return withLock(layout(root).lockFile, async () => {

@@ -87,6 +87,10 @@ export async function exposePort(root: string, options: ExposeOptions, hooks: La
   const admin = await adminPassword(recipe, options.passwordFile)
   requireRoot('ctr expose')
   const first = await pickContainer(root, options.container, 'expose')
+  // Exposed exactly so already, with nothing else asked: nothing to do.
+  const plain = docroot === undefined && options.passwordFile === undefined
+  const same = await checkPort(root, first, exposure, plain)
+  if (same) return {container: first.name, exposure: same, unchanged: true, held: isHeld(await liveStatus(root, first.name)), installed: [], image: first.image}
   // Refused early (the activator checks again when it pauses it): a layer built for nothing takes a while.
   const live = await liveStatus(root, first.name)
   if (live && isUp(live)) throw runningError(first.name, live.state)
@@ -94,17 +98,9 @@ export async function exposePort(root: string, options: ExposeOptions, hooks: La
   return withLock(layout(root).lockFile, async () => {
     const record = await getContainer(root, first.name)
     if (record.image !== first.image) throw new CtrError('LOCKED', `${record.name} changed while its packages were prepared`, {hints: ['run this again']})
-    for (const other of await listContainers(root)) {
-      const clash = other.ports.find((e) => collides(e, exposure))
-      if (!clash) continue
-      if (other.name === record.name && clash.service === service && (clash.address ?? '::') === (address ?? '::') && docroot === undefined && options.passwordFile === undefined) {
-        const status = await liveStatus(root, record.name)
-        return {container: record.name, exposure: clash, unchanged: true, held: isHeld(status), installed: [], image: record.image}
-      }
-      if (other.name !== record.name || clash.service !== service) throw portOwned(other.name, clash)
-    }
+    const same = await checkPort(root, record, exposure, plain)
+    if (same) return {container: record.name, exposure: same, unchanged: true, held: isHeld(await liveStatus(root, record.name)), installed: [], image: record.image}
     const again = record.ports.some((e) => sameExposure(e, exposure))
-    if (!again) checkFree(exposure)
     const settings = docroot === undefined ? record.services?.[service] : {...record.services?.[service], docroot}
     const updated: ContainerRecord = {
       ...record,
@@ -196,6 +192,22 @@ export function checkFree(exposure: Exposure): void {
   }
   if (result.errno === EACCES) throw new CtrError('NOT_ROOT', `port ${exposure.port} needs root`, {hints: ['run ctr as root']})
   throw new CtrError('PORT_BUSY', `port ${exposure.port} cannot be bound (errno ${result.errno})`, {hints: [`see what holds it: ss -ltnp 'sport = :${exposure.port}'`]})
+}
+
+/**
+ * PORT_OWNED when another container (or another service of this one) has the port, PORT_BUSY when
+ * another program listens on it; the exposure as it is when RECORD has it exactly so and PLAIN (no
+ * other setting asked), which is no change at all.
+ */
+async function checkPort(root: string, record: ContainerRecord, exposure: Exposure, plain: boolean): Promise<Exposure | undefined> {
+  for (const other of await listContainers(root)) {
+    const clash = other.ports.find((e) => collides(e, exposure))
+    if (!clash) continue
+    if (other.name !== record.name || !sameExposure(clash, exposure)) throw portOwned(other.name, clash)
+    return plain ? clash : undefined
+  }
+  checkFree(exposure)
+  return undefined
 }
 
 function sameExposure(a: Exposure, b: Exposure): boolean {

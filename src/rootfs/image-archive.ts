@@ -64,6 +64,12 @@ export async function exportImage(root: string, id: string, output: string | Wri
   validateImageId(id)
   const image = await readImage(root, id)
   if (!image) throw new CtrError('NOT_FOUND', `no image ${id}`, {hints: ['ctr images lists the cached ones']})
+  if (image.parent) {
+    // Its tree is an overlay upper dir (whiteouts and all): not a root filesystem by itself.
+    throw new CtrError('UNSUPPORTED', `${id} is a package layer on ${image.parent}, not a whole tree`, {
+      hints: [`export its base: ctr images export ${image.parent}; the other machine makes the layer again at its first expose`],
+    })
+  }
   const tree = imagePaths(root, id).tree
   const pack = tar.c({cwd: tree, gzip: options.gzip ?? false, portable: false, filter: (_path, stats) => carried(stats as Stats)}, ['.'])
   const counter = byteCounter(options.gzip ? undefined : image.sizeBytes, 'written', options.onProgress)

@@ -199,7 +199,10 @@ export async function diskUsage(path: string): Promise<number> {
 }
 
 export interface ImageListing extends ImageRecord {
+  /** Containers made from it. */
   usedBy: string[]
+  /** Package layers stacked on it. */
+  layers: string[]
 }
 
 export async function listImages(root: string): Promise<ImageListing[]> {
@@ -214,7 +217,7 @@ export async function listImages(root: string): Promise<ImageListing[]> {
   const records = await Promise.all(ids.map((id) => readImage(root, id)))
   return records
     .filter((r): r is ImageRecord => r !== undefined)
-    .map((r) => ({...r, usedBy: containers.filter((c) => c.image === r.id).map((c) => c.name)}))
+    .map((r) => ({...r, usedBy: containers.filter((c) => c.image === r.id).map((c) => c.name), layers: records.filter((l) => l?.parent === r.id).map((l) => l!.id)}))
     .sort((a, b) => a.id.localeCompare(b.id))
 }
 
@@ -230,6 +233,10 @@ export async function removeImage(root: string, id: string): Promise<ImageRecord
     const users = (await listContainerEntries(root)).filter((e) => isBroken(e) || e.record.image === id).map((e) => e.name)
     if (users.length > 0) {
       throw new CtrError('IN_USE', `image ${id} is used by ${users.join(', ')}`, {hints: [`remove those containers first: ctr rm ${users.join(' ')}`]})
+    }
+    const layers = (await listImages(root)).filter((i) => i.parent === id).map((i) => i.id)
+    if (layers.length > 0) {
+      throw new CtrError('IN_USE', `image ${id} has package layers on it: ${layers.join(', ')}`, {hints: [`remove those first: ctr images rm ${layers.join(' ')}`]})
     }
     const paths = imagePaths(root, id)
     // Remove the record first: a half-removed tree without a record is not an image (and is swept).

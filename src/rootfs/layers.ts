@@ -24,9 +24,11 @@ import {isMountPoint, overlayMountArgv} from './mount.js'
 import {fileText, filesFor, serviceCatalogue, type RecipeFile} from '../units/services.js'
 import {readInTree, removeInTree, writeInTree} from './tree-fs.js'
 
-export function layerId(baseId: string, packages: readonly string[]): string {
-  const hash = createHash('sha256').update([...new Set(packages)].sort().join(',')).digest('hex').slice(0, 8)
-  return `${baseId}+${hash}`
+/** The layer's id: its base, and a hash of its packages and of the layer files that go in before them (a changed recipe makes a new layer). */
+export function layerId(baseId: string, packages: readonly string[], files: readonly RecipeFile[] = []): string {
+  const hash = createHash('sha256').update([...new Set(packages)].sort().join(','))
+  for (const file of files) hash.update(`\0${file.path}\0${fileText(file)}`)
+  return `${baseId}+${hash.digest('hex').slice(0, 8)}`
 }
 
 /** The base an image stands on: itself when it is one. */
@@ -57,10 +59,10 @@ export interface LayerHooks {
 export async function ensurePackageLayer(root: string, image: ImageRecord, packages: readonly string[], hooks: LayerHooks = {}): Promise<ImageRecord> {
   const base = await baseOf(root, image)
   const all = [...new Set([...(image.packages ?? []), ...packages])].sort()
-  const id = layerId(base.id, all)
+  const layerFiles = layerFilesFor(base.distro, all)
+  const id = layerId(base.id, all, layerFiles)
   const cached = await readImage(root, id)
   if (cached) return cached
-  const layerFiles = layerFilesFor(base.distro, all)
   const install = getDistro(base.distro).install
   if (!install) throw new CtrError('UNSUPPORTED', `ctr cannot install packages into ${base.distro} trees`, {hints: ['install them inside the container: ctr shell NAME']})
   requireProgram('systemd-nspawn')

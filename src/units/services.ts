@@ -154,7 +154,9 @@ export function socketUnitText(recipe: ServiceRecipe, exposures: readonly Exposu
 
 export function serviceUnitText(recipe: ServiceRecipe, options: UnitOptions = {}): string {
   const lines = ['# Written by ctr.', '[Unit]', `Description=ctr: ${recipe.name}${recipe.socket.accept ? ' for %I' : ''}`]
-  if (options.lean) lines.push('DefaultDependencies=no')
+  // Without default dependencies a service is not stopped in order at poweroff (only killed with
+  // what remains at the end): MariaDB would never shut down cleanly. These two are the ones that matter.
+  if (options.lean) lines.push('DefaultDependencies=no', 'Conflicts=shutdown.target', 'Before=shutdown.target')
   for (const [key, value] of Object.entries(recipe.unit ?? {})) lines.push(`${key}=${value}`)
   lines.push('', '[Service]')
   for (const [key, value] of Object.entries(recipe.service)) lines.push(`${key}=${value}`)

@@ -19,7 +19,8 @@ import {createContainer} from '../../src/containers/create.js'
 import {exposePort, unexposePort} from '../../src/containers/expose.js'
 import {startContainers, stopContainers} from '../../src/containers/lifecycle.js'
 import {updateContainer} from '../../src/containers/update.js'
-import {readImage} from '../../src/rootfs/images.js'
+import {exportImage} from '../../src/rootfs/image-archive.js'
+import {listImages, readImage, removeImage} from '../../src/rootfs/images.js'
 import {ensurePackageLayer} from '../../src/rootfs/layers.js'
 import {readInTree} from '../../src/rootfs/tree-fs.js'
 import {getContainerStatus} from '../../src/status/collect.js'
@@ -258,5 +259,15 @@ describe.skipIf(reason)('ssh, http and mariadb in one container, each woken by i
     const query = await mariadb(db2, 'SELECT 1', db.adminPassword)
     expect(query.stdout, query.stderr).toBe('1')
     expect((await curl(http2)).stdout).toContain('<h1>svc2</h1>')
+  })
+
+  it('ctr images lists the layer with what it adds; neither a base with layers on it nor a layer is removed or exported as a tree', async () => {
+    const layer = (await getContainer(root, 'svc')).image
+    const listed = (await listImages(root)).find((i) => i.id === layer)
+    expect(listed).toMatchObject({parent: 'debian-bookworm', packages: ['lighttpd', 'mariadb-server'], usedBy: ['svc', 'svc2']})
+    expect((await listImages(root)).find((i) => i.id === 'debian-bookworm')?.layers).toContain(layer)
+    await expect(removeImage(root, 'debian-bookworm')).rejects.toMatchObject({code: 'IN_USE', message: expect.stringContaining('package layers')})
+    await expect(exportImage(root, layer, join(site, 'layer.tar'))).rejects.toMatchObject({code: 'UNSUPPORTED'})
+    expect(existsSync(join(site, 'layer.tar'))).toBe(false)
   })
 })
