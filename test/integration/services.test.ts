@@ -135,6 +135,9 @@ describe.skipIf(reason)('ssh, http and mariadb in one container, each woken by i
       const s = await status()
       return s.state === 'listening' && s.lastStopReason === 'idle' ? s : undefined
     })
+    // Stopped in order at the poweroff (not killed with what remained): InnoDB shut down cleanly.
+    const journal = await execa('journalctl', ['-D', join(containerPaths(root, 'svc').rootfs, 'var/log/journal'), '--no-pager', '-o', 'cat', '-t', 'mariadbd'], {reject: false})
+    expect(journal.stdout).toMatch(/mariadbd: Shutdown complete/)
     const read = await mariadb(DB, 'SELECT item FROM shop.orders WHERE id = 1')
     expect(read.stdout, read.stderr).toBe('tea')
     expect((await status()).wakes).toBe(idle.wakes + 1)
