@@ -20,6 +20,7 @@ import {instancesOn, killInits} from './instances.js'
 import {processParents, readTcpRows, scanProcesses, type ProcessEntry} from './proc.js'
 import type {HandedOver} from './protocol.js'
 import {SocketHolder, takeBackSockets} from './socket-holder.js'
+import {ContainerQueues} from './queues.js'
 import {prepareTree} from './tree.js'
 import {SocketWatcher} from './watcher.js'
 
@@ -53,9 +54,7 @@ export class Activator {
   private readonly watcher = new SocketWatcher()
   private readonly ctx: HeldContext
   private readonly log: (message: string) => void
-  private readonly queues = new Map<string, Promise<unknown>>()
-  /** Containers paused by expose/unexpose (see pause): how to let their queue go on. */
-  private readonly paused = new Map<string, {resume: () => void; timer: NodeJS.Timeout}>()
+  private readonly queues: ContainerQueues
   private readonly heldFile: HeldFileWriter
   private readonly idle: IdlePolicy
   private readonly holder: SocketHolder
@@ -88,6 +87,12 @@ export class Activator {
       onBooted: () => this.persist(),
     }
     this.ready = new Promise((resolve) => (this.markReady = resolve))
+    this.queues = new ContainerQueues({
+      ready: this.ready,
+      gate: () => {
+        if (this.handedOver) throw new CtrError('ACTIVATOR_DOWN', 'the activator is handing over to a new one', {hints: ['try again in a moment']})
+      },
+    })
     this.heldFile = new HeldFileWriter(
       this.root,
       () => ({
@@ -200,7 +205,7 @@ export class Activator {
     this.handedOver = true
     this.idle.stop()
     clearInterval(this.retryTimer)
-    await Promise.all([...this.queues.values()].map((q) => q.catch(() => {})))
+    await this.queues.settled()
     await this.watcher.close()
     await this.holder.synced()
     const sockets: Record<string, number> = {}
@@ -279,32 +284,26 @@ export class Activator {
    * nothing boots it, while ctr rewrites its tree and record. Every other operation on it waits.
    */
   pause(name: string, ports: Exposure[]): Promise<ContainerStatus> {
-    return new Promise((answer, refuse) => {
-      void this.serial(name, async () => {
+    return this.queues.keep(
+      name,
+      async () => {
         const c = this.held.get(name)
-        try {
-          if (c && c.state !== 'listening') {
-            throw new CtrError('RUNNING', `${name} is ${c.state}: its ports can change only while it is off`, {
-              hints: [`power it off first, keeping it held: ctr stop --hold ${name}; then run this again (the next connection boots it with the new ports)`],
-            })
-          }
-          c?.pause(ports)
-        } catch (error) {
-          refuse(error)
-          return
+        if (c && c.state !== 'listening') {
+          throw new CtrError('RUNNING', `${name} is ${c.state}: its ports can change only while it is off`, {
+            hints: [`power it off first, keeping it held: ctr stop --hold ${name}; then run this again (the next connection boots it with the new ports)`],
+          })
         }
-        answer(await this.statusOf(name))
-        await new Promise<void>((resume) => {
-          const timer = setTimeout(() => void this.resume(name), PAUSE_LIMIT_MS)
-          this.paused.set(name, {resume, timer})
-        })
-      })
-    })
+        c?.pause(ports)
+        return this.statusOf(name)
+      },
+      PAUSE_LIMIT_MS,
+      () => void this.resume(name),
+    )
   }
 
   /** The record changed (expose/unexpose, update): hold the new set of ports if the container is held. */
   async refresh(name: string): Promise<ContainerStatus> {
-    if (this.paused.has(name)) return this.resume(name)
+    if (this.queues.isKept(name)) return this.resume(name)
     return this.serial(name, async () => {
       const record = await getContainer(this.root, name)
       this.held.get(name)?.refresh(record)
@@ -315,9 +314,6 @@ export class Activator {
 
   /** Ends a pause: the record on disk says which ports are held now (the new set, or the old one if ctr failed). */
   private async resume(name: string): Promise<ContainerStatus> {
-    const paused = this.paused.get(name)
-    this.paused.delete(name)
-    if (paused) clearTimeout(paused.timer)
     try {
       const record = await getContainer(this.root, name).catch(() => undefined)
       const c = this.held.get(name)
@@ -326,7 +322,7 @@ export class Activator {
       await this.portsLetGo()
       return await this.statusOf(name)
     } finally {
-      paused?.resume()
+      this.queues.release(name)
     }
   }
 
@@ -445,15 +441,6 @@ export class Activator {
 
   /** Runs operations on one container one after another. */
   private serial<T>(name: string, body: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(name) ?? this.ready
-    const mine = previous
-      .catch(() => {})
-      .then(() => {
-        if (this.handedOver) throw new CtrError('ACTIVATOR_DOWN', 'the activator is handing over to a new one', {hints: ['try again in a moment']})
-        return body()
-      })
-    this.queues.set(name, mine)
-    void mine.finally(() => this.queues.get(name) === mine && this.queues.delete(name)).catch(() => {})
-    return mine
+    return this.queues.run(name, body)
   }
 }
