@@ -167,7 +167,8 @@ describe.skipIf(reason)('ssh, http and mariadb in one container, each woken by i
 
   it('ports change only while it is off: on a running container expose and unexpose are refused and change nothing', async () => {
     expect((await curl(HTTP)).stdout).toMatch(/200$/)
-    expect((await status()).state).toBe('running')
+    // Running once its accept queue is seen empty (the activator looks every few ms).
+    await waitFor('svc to run', async () => ((await status()).state === 'running' ? true : undefined))
     const [spare] = freePorts(1, 27500, 13)
     const before = await readFile(containerPaths(root, 'svc').record, 'utf8')
     await expect(exposePort(root, {spec: `127.0.0.1:${spare}`, service: 'http', container: 'svc'})).rejects.toMatchObject({code: 'RUNNING'})
