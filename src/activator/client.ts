@@ -34,8 +34,15 @@ export async function callActivator<R extends Request>(root: string, request: R,
     await ensureActivator(root)
     return requestOnce(root, request, timeoutMs)
   }
-  if (request.op !== 'ping' && request.op !== 'handover') await replaceIfOlder(root, response.from)
+  if (request.op !== 'ping' && request.op !== 'handover' && (await replaceIfOlder(root, response.from)) && unknownRequest(response)) {
+    // An older build did not know this request (one newer than it, as pause): this build's activator, which does, is asked.
+    return requestOnce(root, request, timeoutMs)
+  }
   return resultOf(response)
+}
+
+function unknownRequest(response: Response<unknown>): boolean {
+  return !response.ok && response.error.code === 'INVALID_ARGUMENT' && response.error.message.startsWith('unknown request')
 }
 
 /**
@@ -43,13 +50,17 @@ export async function callActivator<R extends Request>(root: string, request: R,
  * ctr). Activators from before answers said who gave them are asked with a ping. The answer is in
  * hand: a takeover that fails leaves the older activator running, and says so.
  */
-async function replaceIfOlder(root: string, from: Answerer | undefined): Promise<void> {
+async function replaceIfOlder(root: string, from: Answerer | undefined): Promise<boolean> {
   const answerer = from ?? (await requestOnce(root, {op: 'ping'}, 5000).catch(() => undefined))
-  if (!answerer || !isOlderBuild(answerer.build, ownBuild())) return
+  if (!answerer || !isOlderBuild(answerer.build, ownBuild())) return false
   debug(`the activator ${answerer.pid} runs an older build (${answerer.build?.entry}); taking over`)
-  await startDaemon(root, {takeover: true, replaces: answerer.pid}).catch((error: unknown) => {
-    process.stderr.write(`ctr: warning: the activator ${answerer.pid} runs an older build and could not be replaced: ${error instanceof Error ? error.message : String(error)}\n`)
-  })
+  return startDaemon(root, {takeover: true, replaces: answerer.pid}).then(
+    () => true,
+    (error: unknown) => {
+      process.stderr.write(`ctr: warning: the activator ${answerer.pid} runs an older build and could not be replaced: ${error instanceof Error ? error.message : String(error)}\n`)
+      return false
+    },
+  )
 }
 
 async function requestOnce<R extends Request>(root: string, request: R, timeoutMs: number): Promise<Results[R['op']]> {
