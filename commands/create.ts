@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {CtrCommand} from '../src/cli/base-command.js'
-import {idleTimeoutFlag} from '../src/cli/flags.js'
+import {idleTimeoutFlag, memoryFlag, pidsFlag} from '../src/cli/flags.js'
 import {createContainer, type CreateReport} from '../src/containers/create.js'
 import {parsePortSpec} from '../src/containers/ports.js'
 import type {ProgressView} from '../src/ui/progress-bar.js'
@@ -27,6 +27,8 @@ export default class Create extends CtrCommand {
     copy: Flags.boolean({description: 'copy the base tree instead of an overlay on it'}),
     profile: Flags.string({description: 'boot profile: lean (socket-activated services only) or full (the distro\'s whole boot)'}),
     'idle-timeout': idleTimeoutFlag({description: 'power off after this many seconds without a connection (0 = never, at most 30 days)'}),
+    memory: memoryFlag({description: 'memory limit, e.g. 256M or 2G (swap included); past it, the kernel OOM-kills inside the container only'}),
+    pids: pidsFlag({description: 'most processes and threads at once'}),
     'ssh-port': Flags.string({description: 'expose sshd on [ADDRESS:]PORT from the start (as ctr expose PORT ssh)'}),
   }
 
@@ -48,6 +50,8 @@ export default class Create extends CtrCommand {
           copy: flags.copy,
           profile: flags.profile,
           idleTimeoutSec: flags['idle-timeout'],
+          memoryBytes: flags.memory,
+          pids: flags.pids,
           ports: flags['ssh-port'] ? [{...parsePortSpec(flags['ssh-port']), service: 'ssh'}] : undefined,
         },
         {

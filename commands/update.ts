@@ -1,30 +1,36 @@
 import {Args, Flags} from '@oclif/core'
 import {CtrCommand} from '../src/cli/base-command.js'
-import {idleTimeoutFlag} from '../src/cli/flags.js'
+import {idleTimeoutFlag, memoryFlag, pidsFlag} from '../src/cli/flags.js'
+import {formatBytes} from '../src/ui/format.js'
 import {updateContainer, type UpdateReport} from '../src/containers/update.js'
 
 export default class Update extends CtrCommand {
-  static summary = 'Change a container\'s settings: idle timeout, boot profile.'
+  static summary = 'Change a container\'s settings: idle timeout, boot profile, memory and process limits.'
+  static description = 'The idle timeout takes effect at once; the profile at the next boot. Limits are enforced by the kernel on the container\'s cgroup: from the next boot, and at once on a running container where the kernel takes them (a memory limit below what it uses now waits for the next boot).'
   static examples = [
     {description: 'Power web1 off after 5 idle minutes', command: '<%= config.bin %> update web1 --idle-timeout 300'},
     {description: 'Never power it off for idleness', command: '<%= config.bin %> update web1 --idle-timeout 0'},
     {description: 'Boot the distro\'s whole system from the next boot on', command: '<%= config.bin %> update web1 --profile full'},
+    {description: 'At most 256 MiB of memory and 200 processes', command: '<%= config.bin %> update web1 --memory 256M --pids 200'},
+    {description: 'No memory limit any more', command: '<%= config.bin %> update web1 --memory 0'},
   ]
 
   static args = {name: Args.string({description: 'container name', required: true})}
   static flags = {
     'idle-timeout': idleTimeoutFlag({description: 'seconds without a connection before an orderly poweroff (0 = never, at most 30 days)'}),
     profile: Flags.string({description: 'boot profile: lean or full (takes effect at the next boot)'}),
+    memory: memoryFlag({description: 'memory limit, e.g. 256M or 2G (swap included; 0 = none); past it, the kernel OOM-kills inside the container only'}),
+    pids: pidsFlag({description: 'most processes and threads at once (0 = none)'}),
   }
 
   async run(): Promise<UpdateReport> {
     const {args, flags, root} = await this.parseCommon(Update)
-    const report = await updateContainer(root, args.name, {idleTimeoutSec: flags['idle-timeout'], profile: flags.profile})
+    const report = await updateContainer(root, args.name, {idleTimeoutSec: flags['idle-timeout'], profile: flags.profile, memoryBytes: flags.memory, pids: flags.pids})
     const c = report.container
     this.say(
       report.changed.length === 0
         ? `${c.name}: nothing changed`
-        : `${c.name}: idle timeout ${c.idleTimeoutSec > 0 ? `${c.idleTimeoutSec} s` : 'off'}, profile ${c.profile}${report.changed.includes('profile') ? ' (from the next boot)' : ''}`,
+        : `${c.name}: idle timeout ${c.idleTimeoutSec > 0 ? `${c.idleTimeoutSec} s` : 'off'}, profile ${c.profile}${report.changed.includes('profile') ? ' (from the next boot)' : ''}, memory ${c.limits?.memoryBytes ? formatBytes(c.limits.memoryBytes) : 'unlimited'}, pids ${c.limits?.pids ?? 'unlimited'}`,
     )
     return report
   }

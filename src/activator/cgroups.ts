@@ -14,7 +14,8 @@
  * `supervisor` and `payload` below it; the container's systemd owns `payload`.
  */
 import {createHash} from 'node:crypto'
-import {mkdirSync, readdirSync, readFileSync, rmdirSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync} from 'node:fs'
+import {errnoCode} from '../errors.js'
 import {join, resolve} from 'node:path'
 import {cgroupMounts, processCgroups, type CgroupMount} from './proc.js'
 
@@ -41,8 +42,8 @@ export function rootCgroupId(root: string): string {
  */
 const V1_JOINED = new Set(['name=systemd', 'memory', 'pids', 'freezer'])
 
-/** Where ROOT's containers' cgroups go in each hierarchy: BASE/ctr/ROOT_ID. */
-export function rootCgroupDirs(root: string): string[] {
+/** Where ROOT's containers' cgroups go in each hierarchy: BASE/ctr/ROOT_ID, by hierarchy key. */
+function rootCgroupDirsByKey(root: string): Map<string, string> {
   const own = processCgroups(1)
   const dirs = new Map<string, string>()
   for (const mount of cgroupMounts()) {
@@ -51,7 +52,12 @@ export function rootCgroupDirs(root: string): string[] {
     if (base === undefined || dirs.has(key) || (mount.version === 1 && !V1_JOINED.has(key))) continue
     dirs.set(key, join(mount.mountPoint, base, 'ctr', rootCgroupId(root)))
   }
-  return [...dirs.values()]
+  return dirs
+}
+
+/** Where ROOT's containers' cgroups go in each hierarchy: BASE/ctr/ROOT_ID. */
+export function rootCgroupDirs(root: string): string[] {
+  return [...rootCgroupDirsByKey(root).values()]
 }
 
 /** Container NAME's cgroup directory in every hierarchy. */
@@ -59,8 +65,20 @@ export function containerCgroupDirs(root: string, name: string): string[] {
   return rootCgroupDirs(root).map((dir) => join(dir, name))
 }
 
-/** Makes NAME's cgroups; returns those made (one that cannot be made is left out, and said). */
-export function makeContainerCgroups(root: string, name: string, log: (message: string) => void): string[] {
+/**
+ * NAME's cgroups in the v1 hierarchies its limits are in (memory, pids, freezer), those that exist:
+ * where a program entered into the running container (ctr shell) joins it. Not the named systemd
+ * or unified one: their subtree is the container's systemd's (nspawn's payload).
+ */
+export function limitCgroupDirs(root: string, name: string): string[] {
+  return [...rootCgroupDirsByKey(root)]
+    .filter(([key]) => key === 'memory' || key === 'pids' || key === 'freezer')
+    .map(([, dir]) => join(dir, name))
+    .filter((dir) => existsSync(dir))
+}
+
+/** Makes NAME's cgroups, with LIMITS; returns those made (one that cannot be made is left out, and said). */
+export function makeContainerCgroups(root: string, name: string, log: (message: string) => void, limits?: CgroupLimits): string[] {
   const made: string[] = []
   for (const dir of containerCgroupDirs(root, name)) {
     try {
@@ -70,6 +88,7 @@ export function makeContainerCgroups(root: string, name: string, log: (message: 
       log(`${name}: cannot make its cgroup ${dir}: ${error instanceof Error ? error.message : String(error)}`)
     }
   }
+  for (const failure of applyCgroupLimits(made, limits)) log(`${name}: limit not set: ${failure}`)
   return made
 }
 
@@ -114,4 +133,41 @@ export function removeRootCgroups(root: string): boolean {
 /** After NAME's exit: its cgroups, in every hierarchy, as far as they are empty. */
 export function removeContainerCgroups(root: string, name: string): boolean {
   return containerCgroupDirs(root, name).map(removeCgroupTree).every(Boolean)
+}
+
+/** What the kernel enforces on a container's cgroup (ctr create/update --memory, --pids). */
+export interface CgroupLimits {
+  memoryBytes?: number
+  pids?: number
+}
+
+/**
+ * Writes LIMITS into the container's cgroup DIRS (unset: no limit): memory.limit_in_bytes with
+ * memory.memsw.limit_in_bytes (v1, so that swap is no way around it) or memory.max (v2), and
+ * pids.max. Returns what could not be written, in words (a memory limit below what a running
+ * container uses now is refused by the kernel until it uses less).
+ */
+export function applyCgroupLimits(dirs: readonly string[], limits: CgroupLimits | undefined): string[] {
+  const failed: string[] = []
+  const write = (dir: string, file: string, value: string) => {
+    const path = join(dir, file)
+    if (!existsSync(path)) return
+    try {
+      writeFileSync(path, value)
+    } catch (error) {
+      failed.push(`${file} = ${value}: ${errnoCode(error) ?? String(error)}`)
+    }
+  }
+  const memory = limits?.memoryBytes
+  const pids = limits?.pids
+  for (const dir of dirs) {
+    // memsw is at least the memory limit at every step: lifted first, then set after it.
+    write(dir, 'memory.memsw.limit_in_bytes', '-1')
+    write(dir, 'memory.limit_in_bytes', memory === undefined ? '-1' : String(memory))
+    if (memory !== undefined) write(dir, 'memory.memsw.limit_in_bytes', String(memory))
+    write(dir, 'memory.max', memory === undefined ? 'max' : String(memory))
+    write(dir, 'memory.swap.max', memory === undefined ? 'max' : '0')
+    write(dir, 'pids.max', pids === undefined ? 'max' : String(pids))
+  }
+  return failed
 }

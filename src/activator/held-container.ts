@@ -17,7 +17,7 @@ import {pidfdOpenOf} from '../sys/pidfd.js'
 import {closeFd} from '../sys/socket.js'
 import {containerPaths} from '../store/paths.js'
 import {armSockets, exposureKey, releaseSockets, sameSocket, type HeldSocket} from './held-sockets.js'
-import {cgroupPids, containerCgroupDirs, makeContainerCgroups, removeContainerCgroups} from './cgroups.js'
+import {applyCgroupLimits, cgroupPids, containerCgroupDirs, makeContainerCgroups, removeContainerCgroups} from './cgroups.js'
 import {instancesOn, killInits} from './instances.js'
 import type {HeldSocketRef} from './socket-holder.js'
 import {containerLeader, establishedByPort, processName, processTree, residentBytes, type TcpRow} from './proc.js'
@@ -187,9 +187,9 @@ export class HeldContainer {
       return
     }
     const binds = serviceBinds(this.record, (service) => findService(service)?.docroot)
-    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds})
+    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds, limits: this.record.limits})
     // A cgroup of its own (cgroups.ts); on a systemd host, registration makes its scope instead.
-    const cgroups = this.ctx.hostHasSystemd ? [] : makeContainerCgroups(this.ctx.root, this.name, this.ctx.log)
+    const cgroups = this.ctx.hostHasSystemd ? [] : makeContainerCgroups(this.ctx.root, this.name, this.ctx.log, this.record.limits)
     let spawned: SpawnedContainer
     try {
       spawned = spawnNspawn(
@@ -296,6 +296,10 @@ export class HeldContainer {
       ),
     ]
     const dropped = [...this.sockets.filter((s) => !keep.includes(s)), ...bound.filter((s) => !fromPause.includes(s))]
+    // New limits reach a running container's cgroups at once, where the kernel takes them.
+    if (this.spawned && !this.ctx.hostHasSystemd && JSON.stringify(record.limits) !== JSON.stringify(this.record.limits)) {
+      for (const failure of applyCgroupLimits(containerCgroupDirs(this.ctx.root, this.name), record.limits)) this.ctx.log(`${this.name}: limit not set now (at its next boot): ${failure}`)
+    }
     const watching = this.ctx.watcher.isWatching(this.name) || this.pendingSockets !== undefined
     this.pendingSockets = undefined
     this.ctx.watcher.unwatch(this.name)

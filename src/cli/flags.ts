@@ -48,3 +48,33 @@ export const linesFlag = Flags.custom<number>({
   helpValue: 'N',
   parse: async (input) => parseWholeNumber(input, '--lines (-n)', {unit: 'lines'}),
 })
+
+/** The smallest memory limit: a lean container's systemd, journald and one sshd take about 25 MB. */
+export const MIN_MEMORY_BYTES = 32 * 1024 * 1024
+
+/** --memory: bytes, or a number with K, M, G (powers of 1024, as docker takes it); 0 or "none": no limit. */
+export function parseMemory(input: string): number {
+  const match = /^(\d+)([kmg]?)b?$/i.exec(input.trim())
+  if (!match) throw invalid(`--memory must be a size such as 256M or 2G (or 0: no limit), not '${input}'`)
+  const bytes = Number(match[1]) * 1024 ** ' kmg'.indexOf((match[2] || ' ').toLowerCase())
+  if (bytes === 0) return 0
+  if (!Number.isSafeInteger(bytes) || bytes < MIN_MEMORY_BYTES) throw invalid(`--memory must be at least 32M (a container's systemd and journald need about 25 MB), not ${input.trim()}`)
+  return bytes
+}
+
+export function parsePids(input: string): number {
+  return parseWholeNumber(input, '--pids', {unit: 'processes', note: '0 = no limit; else at least 32, a booting systemd needs a few dozen', min: 0, max: 4194304})
+}
+
+/** --memory of create and update. */
+export const memoryFlag = Flags.custom<number>({helpValue: 'SIZE', parse: async (input) => parseMemory(input)})
+
+/** --pids of create and update. */
+export const pidsFlag = Flags.custom<number>({
+  helpValue: 'N',
+  parse: async (input) => {
+    const n = parsePids(input)
+    if (n > 0 && n < 32) throw invalid(`--pids must be 0 (no limit) or at least 32 (a booting systemd needs a few dozen), not ${n}`)
+    return n
+  },
+})

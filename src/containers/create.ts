@@ -36,6 +36,10 @@ export interface CreateOptions {
   idleTimeoutSec?: number
   /** Ports exposed from the start (as `ctr expose` would add them). */
   ports?: Exposure[]
+  /** Memory limit in bytes (0 or unset: none), enforced by the kernel from the first boot. */
+  memoryBytes?: number
+  /** Process limit (0 or unset: none). */
+  pids?: number
 }
 
 export interface CreateHooks {
@@ -113,6 +117,7 @@ export async function createContainer(root: string, options: CreateOptions, hook
       createdAt: new Date().toISOString(),
       ports: options.ports ?? [],
       idleTimeoutSec: options.idleTimeoutSec ?? 0,
+      ...limitsOf(undefined, options),
     }
     try {
       await mkdir(paths.dir, {recursive: true, mode: 0o700})
@@ -152,6 +157,15 @@ async function materialize(root: string, record: ContainerRecord, image: ImageRe
     throw error
   }
   return rootfs
+}
+
+/** RECORD's limits with those OPTIONS set (0 removes one); absent when none is left. */
+export function limitsOf(limits: ContainerRecord['limits'], options: {memoryBytes?: number; pids?: number}): Pick<ContainerRecord, 'limits'> {
+  const next = {...limits}
+  if (options.memoryBytes !== undefined) next.memoryBytes = options.memoryBytes || undefined
+  if (options.pids !== undefined) next.pids = options.pids || undefined
+  const kept = Object.fromEntries(Object.entries(next).filter(([, v]) => v !== undefined))
+  return Object.keys(kept).length > 0 ? {limits: kept} : {}
 }
 
 /** Unmounts and removes a container's directory (the record goes with it). */

@@ -6,7 +6,9 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {constants} from 'node:os'
 import {callActivator, ensureActivator} from '../activator/client.js'
+import {limitCgroupDirs} from '../activator/cgroups.js'
 import {capabilityBoundingSet, processParents} from '../activator/proc.js'
+import {hostHasSystemd} from '../nspawn/argv.js'
 import {openSession} from '../activator/sessions.js'
 import {requireProgram} from '../exec.js'
 import {debug} from '../log.js'
@@ -20,9 +22,9 @@ const CONTAINER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
  * shell or ssh); a command runs in /. Only the container's /bin/sh runs from its tree: the
  * environment is set by ctr (shellEnv), not by a program of the container's.
  */
-export function shellArgv(leader: number, boundingSet: bigint | undefined, command: readonly string[]): string[] {
+export function shellArgv(leader: number, boundingSet: bigint | undefined, command: readonly string[], cgroupDirs: readonly string[] = []): string[] {
   const inner = command.length > 0 ? ['/bin/sh', '-c', 'exec "$@"', 'sh', ...command] : ['/bin/sh', '-c', 'cd "$HOME" 2>/dev/null; exec "$(command -v bash || echo /bin/sh)" -l']
-  return enterArgv({leader, boundingSet}, inner)
+  return enterArgv({leader, boundingSet, cgroupDirs}, inner)
 }
 
 /** A clean environment, as a login inside would have. */
@@ -51,7 +53,7 @@ export async function runShell(root: string, name: string, command: readonly str
   const session = openSession(root, name)
   try {
     const leader = await wakeContainer(root, name)
-    const argv = shellArgv(leader, capabilityBoundingSet(leader), command)
+    const argv = shellArgv(leader, capabilityBoundingSet(leader), command, hostHasSystemd() ? [] : limitCgroupDirs(root, name))
     argv[argv.indexOf('nsenter')] = requireProgram('nsenter')
     debug(`+ ${argv.join(' ')}`)
     const child = spawn(requireProgram(argv[0]), argv.slice(1), {stdio: 'inherit', env: shellEnv(process.env.TERM)})

@@ -11,10 +11,15 @@ import {getContainer, writeContainer, type ContainerRecord} from '../store/conta
 import {withLock} from '../store/lock.js'
 import {layout} from '../store/paths.js'
 import {requireRoot} from '../sys/privileges.js'
+import {limitsOf} from './create.js'
 
 export interface UpdateOptions {
   idleTimeoutSec?: number
   profile?: string
+  /** 0: no memory limit. */
+  memoryBytes?: number
+  /** 0: no process limit. */
+  pids?: number
 }
 
 export interface UpdateReport {
@@ -26,8 +31,8 @@ export interface UpdateReport {
 
 export async function updateContainer(root: string, name: string, options: UpdateOptions): Promise<UpdateReport> {
   requireRoot('ctr update')
-  if (options.idleTimeoutSec === undefined && options.profile === undefined) {
-    throw new CtrError('INVALID_ARGUMENT', 'nothing to change', {hints: ['give --idle-timeout SECONDS or --profile lean|full']})
+  if (options.idleTimeoutSec === undefined && options.profile === undefined && options.memoryBytes === undefined && options.pids === undefined) {
+    throw new CtrError('INVALID_ARGUMENT', 'nothing to change', {hints: ['give --idle-timeout SECONDS, --profile lean|full, --memory SIZE or --pids N']})
   }
   if (options.profile !== undefined) getProfile(options.profile)
   return withLock(layout(root).lockFile, async () => {
@@ -45,6 +50,12 @@ export async function updateContainer(root: string, name: string, options: Updat
       await applyProfile(tree, updated.profile)
       await writeServiceUnits(tree, updated)
       changed.push('profile')
+    }
+    const limits = limitsOf(record.limits, options)
+    if (JSON.stringify(limits.limits) !== JSON.stringify(record.limits)) {
+      delete updated.limits
+      Object.assign(updated, limits)
+      changed.push('limits')
     }
     if (changed.length > 0) await writeContainer(root, updated)
     return {container: updated, changed, activatorUpdated: changed.length > 0 && (await tellActivator(root, name))}

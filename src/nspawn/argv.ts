@@ -12,6 +12,8 @@ export interface NspawnOptions {
   linkJournal?: boolean
   /** Host directories bound read-only into the tree: [host path, path inside]. */
   bindsReadOnly?: ReadonlyArray<readonly [string, string]>
+  /** On a systemd host, set on the machine's scope (elsewhere ctr writes its own cgroups, activator/cgroups.ts). */
+  limits?: {memoryBytes?: number; pids?: number}
   /** Extra arguments, e.g. --private-network. */
   extra?: readonly string[]
 }
@@ -29,6 +31,8 @@ export function nspawnArgv(options: NspawnOptions): string[] {
   // -j: the journal stays in the tree (/var/log/journal/MACHINE-ID) with a link from the host when it
   // can be made; `ctr logs` reads the tree's copy with journalctl -D, whether the container runs or not.
   if (options.linkJournal ?? true) argv.push('--link-journal=try-guest')
+  if (options.hostHasSystemd && options.limits?.memoryBytes) argv.push(`--property=MemoryMax=${options.limits.memoryBytes}`, '--property=MemorySwapMax=0')
+  if (options.hostHasSystemd && options.limits?.pids) argv.push(`--property=TasksMax=${options.limits.pids}`)
   for (const [host, inside] of options.bindsReadOnly ?? []) argv.push(`--bind-ro=${bindPath(host)}:${bindPath(inside)}`)
   argv.push(...(options.extra ?? []))
   return argv

@@ -32,14 +32,25 @@ export interface EnterOptions {
   boundingSet: bigint | undefined
   /** Forbid gaining privileges by exec (setuid, file capabilities): for ctr's own calls, not for shells. */
   noNewPrivs?: boolean
+  /**
+   * Cgroups to join before entering (the container's, in the hierarchies its limits are in):
+   * nsenter enters namespaces, not cgroups, and a program run through it would otherwise be
+   * counted against the caller's cgroup, past the container's memory and process limits.
+   */
+  cgroupDirs?: readonly string[]
 }
+
+/** $1: how many cgroup dirs follow; the shell joins each (a builtin echo, no fork), then execs the rest, keeping its pid. */
+const JOIN_CGROUPS = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ >"$1/cgroup.procs" || exit 125; shift; n=$((n-1)); done; exec "$@"'
 
 /** argv that runs COMMAND (a path inside the container, and its arguments) in all the container's namespaces. */
 export function enterArgv(options: EnterOptions, command: readonly string[]): string[] {
   if (options.boundingSet === undefined) {
     throw new CtrError('NOT_RUNNING', 'the container stopped before it could be entered', {hints: ['try again']})
   }
+  const join = options.cgroupDirs?.length ? ['sh', '-c', JOIN_CGROUPS, 'sh', String(options.cgroupDirs.length), ...options.cgroupDirs] : []
   return [
+    ...join,
     'setpriv',
     `--bounding-set=${boundingSetList(options.boundingSet)}`,
     '--inh-caps=-all',

@@ -33,6 +33,8 @@ export interface ContainerRecord {
   idleTimeoutSec: number
   /** Per service, what `ctr expose` was told beyond the port: a host directory it serves (--docroot). */
   services?: Record<string, ServiceSettings>
+  /** What the kernel enforces on the container's cgroup (--memory, --pids); unset: no limit. */
+  limits?: {memoryBytes?: number; pids?: number}
 }
 
 export interface ServiceSettings {
@@ -132,6 +134,11 @@ export function checkRecord(name: string, text: string): ContainerRecord | strin
       typeof e.service === 'string' &&
       (e.address === undefined || typeof e.address === 'string')
     if (!ok) return `ports[${i}] is not {port, service, address?}`
+  }
+  if (r.limits !== undefined) {
+    const l = r.limits as {memoryBytes?: unknown; pids?: unknown} | null
+    const whole = (v: unknown) => v === undefined || (Number.isSafeInteger(v) && (v as number) > 0)
+    if (typeof l !== 'object' || l === null || Array.isArray(l) || !whole(l.memoryBytes) || !whole(l.pids)) return 'limits is not {memoryBytes?, pids?} of whole numbers'
   }
   if (r.services !== undefined) {
     if (typeof r.services !== 'object' || r.services === null || Array.isArray(r.services)) return `services is ${describe(r.services)}, not an object`

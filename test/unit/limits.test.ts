@@ -1,0 +1,45 @@
+import {describe, expect, it} from 'vitest'
+import {parseMemory, pidsFlag} from '../../src/cli/flags.js'
+import {limitsOf} from '../../src/containers/create.js'
+import {checkRecord} from '../../src/store/containers.js'
+import {nspawnArgv} from '../../src/nspawn/argv.js'
+
+describe('limits', () => {
+  it('--memory takes bytes or K, M, G (powers of 1024); 0 lifts it; too small or not a size is one clear line', () => {
+    expect(parseMemory('256M')).toBe(256 * 1024 ** 2)
+    expect(parseMemory('2g')).toBe(2 * 1024 ** 3)
+    expect(parseMemory('67108864')).toBe(64 * 1024 ** 2)
+    expect(parseMemory('0')).toBe(0)
+    expect(() => parseMemory('1M')).toThrow(/at least 32M/)
+    expect(() => parseMemory('lots')).toThrow(/a size such as 256M/)
+    expect(() => parseMemory('1.5G')).toThrow(/a size such as 256M/)
+  })
+
+  it('--pids is 0 (none) or at least 32', async () => {
+    const parse = (pidsFlag() as unknown as {parse: (input: string) => Promise<number>}).parse
+    await expect(parse('200')).resolves.toBe(200)
+    await expect(parse('0')).resolves.toBe(0)
+    await expect(parse('5')).rejects.toThrow(/at least 32/)
+    await expect(parse('-3')).rejects.toThrow(/--pids/)
+  })
+
+  it('an update sets or lifts each limit and keeps the others; none left is no limits field', () => {
+    expect(limitsOf(undefined, {memoryBytes: 64 << 20})).toEqual({limits: {memoryBytes: 64 << 20}})
+    expect(limitsOf({memoryBytes: 64 << 20}, {pids: 100})).toEqual({limits: {memoryBytes: 64 << 20, pids: 100}})
+    expect(limitsOf({memoryBytes: 64 << 20, pids: 100}, {memoryBytes: 0})).toEqual({limits: {pids: 100}})
+    expect(limitsOf({pids: 100}, {pids: 0})).toEqual({})
+  })
+
+  it('a record with limits that are not whole numbers is damaged, not acted on', () => {
+    const record = {name: 'a', distro: 'debian', release: 'bookworm', image: 'i', storage: 'overlay', profile: 'lean', createdAt: 'now', ports: [], idleTimeoutSec: 0}
+    expect(checkRecord('a', JSON.stringify({...record, limits: {memoryBytes: 1 << 26}}))).toMatchObject({limits: {memoryBytes: 1 << 26}})
+    expect(checkRecord('a', JSON.stringify({...record, limits: {pids: -1}}))).toMatch(/limits/)
+    expect(checkRecord('a', JSON.stringify({...record, limits: {memoryBytes: '1G'}}))).toMatch(/limits/)
+  })
+
+  it("on a systemd host the limits are the machine scope's properties", () => {
+    const argv = nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: true, limits: {memoryBytes: 1 << 26, pids: 64}})
+    expect(argv).toEqual(expect.arrayContaining(['--property=MemoryMax=67108864', '--property=MemorySwapMax=0', '--property=TasksMax=64']))
+    expect(nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false, limits: {pids: 64}}).some((a) => a.startsWith('--property'))).toBe(false)
+  })
+})
