@@ -476,6 +476,7 @@ export class HeldContainer {
       connections,
       ...this.history,
       idleTimeoutSec: this.record.idleTimeoutSec,
+      ...(this.record.limits ? {limits: this.record.limits} : {}),
     }
     if (up && this.pid !== undefined) {
       status.pid = this.pid

@@ -23,6 +23,7 @@ export function storeStatus(record: ContainerRecord): ContainerStatus {
     connections: 0,
     wakes: 0,
     idleTimeoutSec: record.idleTimeoutSec,
+    ...(record.limits ? {limits: record.limits} : {}),
   }
 }
 

@@ -45,12 +45,16 @@ describe.skipIf(reason)('memory and process limits on a container (real nspawn, 
 
   afterAll(() => tearDown({activator, root, log}))
 
-  it("the limits are the container's cgroup's, and only its own", () => {
+  it("the limits are the container's cgroup's, and only its own", async () => {
     expect(Number(cgroupFile('lim', 'memory', 'memory.limit_in_bytes'))).toBe(MEMORY)
     expect(Number(cgroupFile('lim', 'memory', 'memory.memsw.limit_in_bytes'))).toBe(MEMORY)
     expect(cgroupFile('lim', 'pids', 'pids.max')).toBe('64')
     expect(Number(cgroupFile('free', 'memory', 'memory.limit_in_bytes'))).toBeGreaterThan(2 ** 60)
     expect(cgroupFile('free', 'pids', 'pids.max')).toBe('max')
+    // ctr ls --json says which limits each has.
+    const listed = JSON.parse((await ctr(root, ['ls', '--json'])).stdout) as {containers: Array<{name: string; limits?: unknown}>}
+    expect(listed.containers.find((c) => c.name === 'lim')?.limits).toEqual({memoryBytes: MEMORY, pids: 64})
+    expect(listed.containers.find((c) => c.name === 'free')?.limits).toBeUndefined()
   })
 
   it('a process that allocates past the memory limit is OOM-killed inside that container only; the container goes on', async () => {
