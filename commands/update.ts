@@ -19,18 +19,19 @@ export default class Update extends CtrCommand {
   static flags = {
     'idle-timeout': idleTimeoutFlag({description: 'seconds without a connection before an orderly poweroff (0 = never, at most 30 days)'}),
     profile: Flags.string({description: 'boot profile: lean or full (takes effect at the next boot)'}),
+    network: Flags.string({description: 'host or private (loopback only; from the next boot)', options: ['host', 'private']}),
     memory: memoryFlag({description: 'memory limit, e.g. 256M or 2G (swap included; 0 = none); past it, the kernel OOM-kills inside the container only'}),
     pids: pidsFlag({description: 'most processes and threads at once (0 = none)'}),
   }
 
   async run(): Promise<UpdateReport> {
     const {args, flags, root} = await this.parseCommon(Update)
-    const report = await updateContainer(root, args.name, {idleTimeoutSec: flags['idle-timeout'], profile: flags.profile, memoryBytes: flags.memory, pids: flags.pids})
+    const report = await updateContainer(root, args.name, {idleTimeoutSec: flags['idle-timeout'], profile: flags.profile, memoryBytes: flags.memory, pids: flags.pids, network: flags.network})
     const c = report.container
     this.say(
       report.changed.length === 0
         ? `${c.name}: nothing changed`
-        : `${c.name}: idle timeout ${c.idleTimeoutSec > 0 ? `${c.idleTimeoutSec} s` : 'off'}, profile ${c.profile}${report.changed.includes('profile') ? ' (from the next boot)' : ''}, memory ${c.limits?.memoryBytes ? formatBytes(c.limits.memoryBytes) : 'unlimited'}, pids ${c.limits?.pids ?? 'unlimited'}`,
+        : `${c.name}: idle timeout ${c.idleTimeoutSec > 0 ? `${c.idleTimeoutSec} s` : 'off'}, profile ${c.profile}${report.changed.includes('profile') ? ' (from the next boot)' : ''}, memory ${c.limits?.memoryBytes ? formatBytes(c.limits.memoryBytes) : 'unlimited'}, pids ${c.limits?.pids ?? 'unlimited'}, network ${c.network ?? 'host'}${report.changed.includes('network') ? ' (from the next boot)' : ''}`,
     )
     return report
   }

@@ -187,7 +187,7 @@ export class HeldContainer {
       return
     }
     const binds = serviceBinds(this.record, (service) => findService(service)?.docroot)
-    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds, limits: this.record.limits})
+    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds, limits: this.record.limits, network: this.record.network})
     // A cgroup of its own (cgroups.ts); on a systemd host, registration makes its scope instead.
     const cgroups = this.ctx.hostHasSystemd ? [] : makeContainerCgroups(this.ctx.root, this.name, this.ctx.log, this.record.limits)
     let spawned: SpawnedContainer
@@ -477,6 +477,7 @@ export class HeldContainer {
       ...this.history,
       idleTimeoutSec: this.record.idleTimeoutSec,
       ...(this.record.limits ? {limits: this.record.limits} : {}),
+      network: this.record.network ?? 'host',
     }
     if (up && this.pid !== undefined) {
       status.pid = this.pid

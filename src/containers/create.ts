@@ -15,7 +15,7 @@ import {ensurePackageLayer} from '../rootfs/layers.js'
 import {mountRootfs, unmountRootfs} from '../rootfs/mount.js'
 import {DEFAULT_PROFILE, getProfile} from '../rootfs/profiles.js'
 import {getService} from '../units/services.js'
-import {type ContainerRecord, type Exposure, listContainerEntries, readContainer, writeContainer} from '../store/containers.js'
+import {NETWORK_MODES, type ContainerRecord, type Exposure, type NetworkMode, listContainerEntries, readContainer, writeContainer} from '../store/containers.js'
 import {withLock} from '../store/lock.js'
 import {containerPaths, imagePaths, layout} from '../store/paths.js'
 import {freeSpace, isNoSpace, isSpaceReport, noSpace, requireSpace} from '../store/space.js'
@@ -40,6 +40,7 @@ export interface CreateOptions {
   memoryBytes?: number
   /** Process limit (0 or unset: none). */
   pids?: number
+  network?: NetworkMode
 }
 
 export interface CreateHooks {
@@ -118,6 +119,7 @@ export async function createContainer(root: string, options: CreateOptions, hook
       ports: options.ports ?? [],
       idleTimeoutSec: options.idleTimeoutSec ?? 0,
       ...limitsOf(undefined, options),
+      ...(options.network && options.network !== 'host' ? {network: validateNetwork(options.network)} : {}),
     }
     try {
       await mkdir(paths.dir, {recursive: true, mode: 0o700})
@@ -157,6 +159,15 @@ async function materialize(root: string, record: ContainerRecord, image: ImageRe
     throw error
   }
   return rootfs
+}
+
+export function validateNetwork(mode: string): NetworkMode {
+  if (!NETWORK_MODES.includes(mode as NetworkMode)) {
+    throw new CtrError('INVALID_ARGUMENT', `--network must be ${NETWORK_MODES.join(' or ')}, not ${JSON.stringify(mode)}`, {
+      hints: ['host: the host\'s network; private: loopback only, the exposed ports still served'],
+    })
+  }
+  return mode as NetworkMode
 }
 
 /** RECORD's limits with those OPTIONS set (0 removes one); absent when none is left. */

@@ -11,7 +11,7 @@ import {getContainer, writeContainer, type ContainerRecord} from '../store/conta
 import {withLock} from '../store/lock.js'
 import {layout} from '../store/paths.js'
 import {requireRoot} from '../sys/privileges.js'
-import {limitsOf} from './create.js'
+import {limitsOf, validateNetwork} from './create.js'
 
 export interface UpdateOptions {
   idleTimeoutSec?: number
@@ -20,6 +20,7 @@ export interface UpdateOptions {
   memoryBytes?: number
   /** 0: no process limit. */
   pids?: number
+  network?: string
 }
 
 export interface UpdateReport {
@@ -31,8 +32,8 @@ export interface UpdateReport {
 
 export async function updateContainer(root: string, name: string, options: UpdateOptions): Promise<UpdateReport> {
   requireRoot('ctr update')
-  if (options.idleTimeoutSec === undefined && options.profile === undefined && options.memoryBytes === undefined && options.pids === undefined) {
-    throw new CtrError('INVALID_ARGUMENT', 'nothing to change', {hints: ['give --idle-timeout SECONDS, --profile lean|full, --memory SIZE or --pids N']})
+  if (options.idleTimeoutSec === undefined && options.profile === undefined && options.memoryBytes === undefined && options.pids === undefined && options.network === undefined) {
+    throw new CtrError('INVALID_ARGUMENT', 'nothing to change', {hints: ['give --idle-timeout SECONDS, --profile lean|full, --memory SIZE, --pids N or --network host|private']})
   }
   if (options.profile !== undefined) getProfile(options.profile)
   return withLock(layout(root).lockFile, async () => {
@@ -50,6 +51,11 @@ export async function updateContainer(root: string, name: string, options: Updat
       await applyProfile(tree, updated.profile)
       await writeServiceUnits(tree, updated)
       changed.push('profile')
+    }
+    if (options.network !== undefined && validateNetwork(options.network) !== (record.network ?? 'host')) {
+      if (options.network === 'host') delete updated.network
+      else updated.network = validateNetwork(options.network)
+      changed.push('network')
     }
     const limits = limitsOf(record.limits, options)
     if (JSON.stringify(limits.limits) !== JSON.stringify(record.limits)) {

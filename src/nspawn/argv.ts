@@ -14,7 +14,9 @@ export interface NspawnOptions {
   bindsReadOnly?: ReadonlyArray<readonly [string, string]>
   /** On a systemd host, set on the machine's scope (elsewhere ctr writes its own cgroups, activator/cgroups.ts). */
   limits?: {memoryBytes?: number; pids?: number}
-  /** Extra arguments, e.g. --private-network. */
+  /** private: loopback only; the exposed ports still come in as passed sockets. */
+  network?: 'host' | 'private'
+  /** Extra arguments. */
   extra?: readonly string[]
 }
 
@@ -33,6 +35,7 @@ export function nspawnArgv(options: NspawnOptions): string[] {
   if (options.linkJournal ?? true) argv.push('--link-journal=try-guest')
   if (options.hostHasSystemd && options.limits?.memoryBytes) argv.push(`--property=MemoryMax=${options.limits.memoryBytes}`, '--property=MemorySwapMax=0')
   if (options.hostHasSystemd && options.limits?.pids) argv.push(`--property=TasksMax=${options.limits.pids}`)
+  if (options.network === 'private') argv.push('--private-network')
   for (const [host, inside] of options.bindsReadOnly ?? []) argv.push(`--bind-ro=${bindPath(host)}:${bindPath(inside)}`)
   argv.push(...(options.extra ?? []))
   return argv

@@ -24,6 +24,7 @@ export function storeStatus(record: ContainerRecord): ContainerStatus {
     wakes: 0,
     idleTimeoutSec: record.idleTimeoutSec,
     ...(record.limits ? {limits: record.limits} : {}),
+    network: record.network ?? 'host',
   }
 }
 

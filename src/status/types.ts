@@ -40,6 +40,8 @@ export interface ContainerStatus extends ContainerHistory {
   /** Bytes of memory used by all the container's processes, when running. */
   memoryBytes?: number
   idleTimeoutSec: number
+  /** host: the host's network; private: loopback only, its ports passed in (ctr create/update --network). */
+  network?: 'host' | 'private'
   /** Its limits (ctr create/update --memory, --pids), when it has any. */
   limits?: {memoryBytes?: number; pids?: number}
   /** Seconds left before idle shutdown, when running, idle and a timeout is set. */

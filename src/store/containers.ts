@@ -33,9 +33,14 @@ export interface ContainerRecord {
   idleTimeoutSec: number
   /** Per service, what `ctr expose` was told beyond the port: a host directory it serves (--docroot). */
   services?: Record<string, ServiceSettings>
+  /** `private`: a network namespace of its own with loopback only (nspawn --private-network); unset: the host's. */
+  network?: NetworkMode
   /** What the kernel enforces on the container's cgroup (--memory, --pids); unset: no limit. */
   limits?: {memoryBytes?: number; pids?: number}
 }
+
+export type NetworkMode = 'host' | 'private'
+export const NETWORK_MODES: readonly NetworkMode[] = ['host', 'private']
 
 export interface ServiceSettings {
   /** Absolute host directory, bound read-only at the recipe's docroot at every boot. */
@@ -135,6 +140,7 @@ export function checkRecord(name: string, text: string): ContainerRecord | strin
       (e.address === undefined || typeof e.address === 'string')
     if (!ok) return `ports[${i}] is not {port, service, address?}`
   }
+  if (r.network !== undefined && !NETWORK_MODES.includes(r.network as NetworkMode)) return `network is ${describe(r.network)}, not ${NETWORK_MODES.map((m) => `"${m}"`).join(' or ')}`
   if (r.limits !== undefined) {
     const l = r.limits as {memoryBytes?: unknown; pids?: unknown} | null
     const whole = (v: unknown) => v === undefined || (Number.isSafeInteger(v) && (v as number) > 0)

@@ -42,4 +42,14 @@ describe('limits', () => {
     expect(argv).toEqual(expect.arrayContaining(['--property=MemoryMax=67108864', '--property=MemorySwapMax=0', '--property=TasksMax=64']))
     expect(nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false, limits: {pids: 64}}).some((a) => a.startsWith('--property'))).toBe(false)
   })
+
+  it('--network private is nspawn --private-network; a record with another mode is damaged', async () => {
+    expect(nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false, network: 'private'})).toContain('--private-network')
+    expect(nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false})).not.toContain('--private-network')
+    const record = {name: 'a', distro: 'debian', release: 'bookworm', image: 'i', storage: 'overlay', profile: 'lean', createdAt: 'now', ports: [], idleTimeoutSec: 0}
+    expect(checkRecord('a', JSON.stringify({...record, network: 'private'}))).toMatchObject({network: 'private'})
+    expect(checkRecord('a', JSON.stringify({...record, network: 'bridge'}))).toMatch(/network/)
+    const {validateNetwork} = await import('../../src/containers/create.js')
+    expect(() => validateNetwork('veth')).toThrow(/--network must be host or private/)
+  })
 })
