@@ -117,6 +117,35 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   return {stdout, stderr, exitCode: 0}
 }
 
+export interface TrackedRun<P> {
+  signal?: AbortSignal
+  /** Reads one output line; returns the new progress when the line moved it. */
+  feed: (line: string) => P | undefined
+  onProgress?: (progress: P) => void
+  /** The error for a failure, from the whole output and its last lines (the interleaved tail of both streams). */
+  fail: (output: string, lastLines: string) => CtrError | undefined
+}
+
+/**
+ * A long tool run as its own process group (an abort ends it and its children), killed with ctr
+ * (setpriv --pdeathsig: one that outlived a killed ctr would go on filling a staging dir the next
+ * ctr sweeps away), its output lines moving a progress bar; a bootstrap, a package install.
+ */
+export async function runTracked<P>(argv: readonly string[], options: TrackedRun<P>): Promise<RunResult> {
+  const output: string[] = []
+  return run(['setpriv', '--pdeathsig', 'KILL', '--', ...argv], {
+    signal: options.signal,
+    processGroup: true,
+    onLine: (line) => {
+      output.push(line)
+      if (output.length > 200) output.shift()
+      const progress = options.feed(line)
+      if (progress) options.onProgress?.(progress)
+    },
+    classify: ({stdout, stderr}) => options.fail(`${stdout}\n${stderr}`, tail(output.join('\n'))),
+  })
+}
+
 function signalGroup(pid: number): void {
   try {
     process.kill(-pid, 'SIGTERM')

@@ -18,7 +18,7 @@ import {HeldFileWriter, historyWorthKeeping, readHeldFile} from './held-file.js'
 import {IdlePolicy} from './idle-policy.js'
 import {instancesOn, killInits} from './instances.js'
 import {processParents, readTcpRows, scanProcesses, type ProcessEntry} from './proc.js'
-import type {HandedOver} from './protocol.js'
+import {portsFixedWhileUp, type HandedOver} from './protocol.js'
 import {SocketHolder, takeBackSockets} from './socket-holder.js'
 import {ContainerQueues} from './queues.js'
 import {prepareTree} from './tree.js'
@@ -288,11 +288,7 @@ export class Activator {
       name,
       async () => {
         const c = this.held.get(name)
-        if (c && c.state !== 'listening') {
-          throw new CtrError('RUNNING', `${name} is ${c.state}: its ports can change only while it is off`, {
-            hints: [`power it off first, keeping it held: ctr stop --hold ${name}; then run this again (the next connection boots it with the new ports)`],
-          })
-        }
+        if (c && c.state !== 'listening') throw portsFixedWhileUp(name, c.state)
         c?.pause(ports)
         return this.statusOf(name)
       },

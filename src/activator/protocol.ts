@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import type {ContainerHistory, ContainerStatus, StatusReport} from '../status/types.js'
 import type {RunningBoot} from './held-container.js'
 import {layout} from '../store/paths.js'
-import type {ErrorCode} from '../errors.js'
+import {CtrError, type ErrorCode} from '../errors.js'
 import type {Exposure} from '../store/containers.js'
 
 export type Request =
@@ -73,4 +73,11 @@ export function activatorLockFile(root: string): string {
 /** What nspawn and the container's console printed during its last boot. */
 export function consoleLog(root: string, name: string): string {
   return join(layout(root).activatorDir, `${name}.console.log`)
+}
+
+/** RUNNING for expose/unexpose of a container that is up: refused by the CLI early and by the activator's pause. */
+export function portsFixedWhileUp(name: string, state: string): CtrError {
+  return new CtrError('RUNNING', `${name} is ${state}: its ports can change only while it is off`, {
+    hints: [`power it off first, keeping it held: ctr stop --hold ${name}; then run this again (the next connection boots it with the new ports)`],
+  })
 }

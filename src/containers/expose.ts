@@ -4,6 +4,7 @@
  * next boot), and a running activator holds the new set at once.
  */
 import {callActivator} from '../activator/client.js'
+import {portsFixedWhileUp} from '../activator/protocol.js'
 import {CtrError, isCtrError} from '../errors.js'
 import type {LayerHooks} from '../rootfs/layers.js'
 import {mountRootfs, unmountRootfs} from '../rootfs/mount.js'
@@ -93,7 +94,7 @@ export async function exposePort(root: string, options: ExposeOptions, hooks: La
   if (same) return {container: first.name, exposure: same, unchanged: true, held: isHeld(await liveStatus(root, first.name)), installed: [], image: first.image}
   // Refused early (the activator checks again when it pauses it): a layer built for nothing takes a while.
   const live = await liveStatus(root, first.name)
-  if (live && isUp(live)) throw runningError(first.name, live.state)
+  if (live && isUp(live)) throw portsFixedWhileUp(first.name, live.state)
   const plan = await planPackages(root, first, await mountRootfs(root, first), recipe, hooks)
   return withLock(layout(root).lockFile, async () => {
     const record = await getContainer(root, first.name)
@@ -287,11 +288,6 @@ function isUp(status: ContainerStatus): boolean {
   return status.state === 'running' || status.state === 'booting' || status.state === 'stopping'
 }
 
-function runningError(name: string, state: string): CtrError {
-  return new CtrError('RUNNING', `${name} is ${state}: its ports can change only while it is off`, {
-    hints: [`power it off first, keeping it held: ctr stop --hold ${name}; then run this again (the next connection boots it with the new ports)`],
-  })
-}
 
 function isHeld(status: ContainerStatus | undefined): boolean {
   return status !== undefined && status.state !== 'stopped'

@@ -10,7 +10,7 @@ import {join} from 'node:path'
 import {getDistro} from '../distros/index.js'
 import type {Progress} from '../distros/types.js'
 import {CtrError, errnoCode} from '../errors.js'
-import {run, requireProgram, tail} from '../exec.js'
+import {run, requireProgram, runTracked} from '../exec.js'
 import {readJson, writeJsonAtomic} from '../store/atomic.js'
 import {isBroken, listContainerEntries, listContainers} from '../store/containers.js'
 import {withLock} from '../store/lock.js'
@@ -99,24 +99,16 @@ export async function ensureImage(root: string, request: ImageRequest, hooks: Im
   return stageImage(root, id, hooks, async (staging) => {
     const started = Date.now()
     const tracker = distro.progressTracker()
-    const output: string[] = []
     const request = {release, mirror, target: staging, extraPackages, configDir: `${staging}.config`}
     await writeConfigFiles(request.configDir, distro.bootstrapFiles?.(request) ?? {})
-    // --pdeathsig: a bootstrap that outlived a killed ctr would go on filling a staging dir that
-    // the next ctr sweeps away (its script dies with ctr; the step it ran ends on its own).
-    await run(['setpriv', '--pdeathsig', 'KILL', '--', ...distro.bootstrapArgv(request)], {
+    await runTracked(distro.bootstrapArgv(request), {
       signal: hooks.signal,
-      processGroup: true,
-      onLine: (line) => {
-        output.push(line)
-        if (output.length > 200) output.shift()
-        const progress = tracker.feed(line)
-        if (progress) hooks.onProgress?.(progress)
-      },
-      classify: ({stderr, stdout}) =>
-        distro.classifyFailure(`${stdout}\n${stderr}`) ??
+      feed: (line) => tracker.feed(line),
+      onProgress: hooks.onProgress,
+      fail: (text, lastLines) =>
+        distro.classifyFailure(text) ??
         new CtrError('BOOTSTRAP_FAILED', `${distro.recipe.tool} failed to bootstrap ${distro.recipe.name} ${release}`, {
-          hints: [`its last output:\n${tail(output.join('\n'))}`],
+          hints: [`its last output:\n${lastLines}`],
         }),
     }).finally(() => rm(request.configDir, {recursive: true, force: true}))
     return {distro: distro.recipe.name, release, mirror, extraPackages, bootstrapSeconds: Math.round((Date.now() - started) / 100) / 10}

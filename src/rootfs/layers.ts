@@ -16,7 +16,7 @@ import {join} from 'node:path'
 import {getDistro} from '../distros/index.js'
 import type {Progress} from '../distros/types.js'
 import {CtrError} from '../errors.js'
-import {requireProgram, run, tail} from '../exec.js'
+import {requireProgram, run, runTracked} from '../exec.js'
 import {hostHasSystemd, nspawnRunArgv} from '../nspawn/argv.js'
 import {imagePaths} from '../store/paths.js'
 import {readImage, stageImage, type ImageRecord} from './images.js'
@@ -93,33 +93,25 @@ export async function ensurePackageLayer(root: string, image: ImageRecord, packa
 /** Runs the distro's installer inside TREE (not booted), trying once more with fresh lists when the old ones may be stale. */
 async function installInTree(tree: string, distro: string, packages: readonly string[], hooks: LayerHooks): Promise<void> {
   const install = getDistro(distro).install!
+  /** The first try failed in a way fresher package lists may mend. */
+  class StaleLists extends CtrError {}
   const attempt = async (refresh: boolean) => {
     const tracker = install.progressTracker()
-    const output: string[] = []
     const argv = nspawnRunArgv({tree, machine: `ctr-layer-${process.pid}`, hostHasSystemd: hostHasSystemd(), env: install.env, command: install.argv(packages, refresh)})
-    await run(['setpriv', '--pdeathsig', 'KILL', '--', ...argv], {
+    await runTracked(argv, {
       signal: hooks.signal,
-      processGroup: true,
-      onLine: (line) => {
-        output.push(line)
-        if (output.length > 200) output.shift()
-        const progress = tracker.feed(line)
-        if (progress) hooks.onProgress?.(progress)
-      },
-      classify: ({stdout, stderr}) => {
-        const text = `${stdout}\n${stderr}`
-        if (!refresh && install.staleLists(text)) return new CtrError('COMMAND_FAILED', 'stale package lists')
-        return (
-          install.classifyFailure(text) ??
-          new CtrError('COMMAND_FAILED', `installing ${packages.join(', ')} failed`, {hints: [`its last output:\n${tail(output.join('\n'))}`]})
-        )
+      feed: (line) => tracker.feed(line),
+      onProgress: hooks.onProgress,
+      fail: (text, lastLines) => {
+        if (!refresh && install.staleLists(text)) return new StaleLists('COMMAND_FAILED', 'stale package lists')
+        return install.classifyFailure(text) ?? new CtrError('COMMAND_FAILED', `installing ${packages.join(', ')} failed`, {hints: [`its last output:\n${lastLines}`]})
       },
     })
   }
   try {
     await attempt(false)
   } catch (error) {
-    if (!(error instanceof CtrError) || error.message !== 'stale package lists') throw error
+    if (!(error instanceof StaleLists)) throw error
     hooks.onProgress?.({fraction: 0.01, label: 'updating the package lists'})
     await attempt(true)
   }

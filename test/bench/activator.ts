@@ -45,20 +45,33 @@ export interface ActivatorBench {
   targets: {coldRatioAtMost105: boolean; warmRatioAtMost105: boolean; rss1000Under64MB: boolean}
 }
 
-/** ms from connect() to the first byte the server sends (sshd's "SSH-2.0-" banner). */
-export function timeToFirstByte(port: number, timeoutMs = 60_000): Promise<number> {
+export interface FirstByteProbe {
+  host?: string
+  /** Written once connected (a request); a server that speaks first (sshd) needs none. */
+  send?: string
+  /** What the first chunk must start with: sshd's banner by default. */
+  expect?: RegExp
+  /** What is awaited, for the errors: "banner", "HTTP response". */
+  what?: string
+}
+
+/** ms from connect() to the first byte the server sends (by default sshd's "SSH-2.0-" banner). */
+export function timeToFirstByte(port: number, timeoutMs = 60_000, probe: FirstByteProbe = {}): Promise<number> {
+  const {host = '127.0.0.1', send, expect = /^SSH-/, what = 'banner'} = probe
   return new Promise((resolve, reject) => {
     const started = performance.now()
-    const socket = connect(port, '127.0.0.1')
+    const socket = connect(port, host)
     const timer = setTimeout(() => {
       socket.destroy()
-      reject(new Error(`no banner on port ${port} within ${timeoutMs} ms`))
+      reject(new Error(`no ${what} on port ${port} within ${timeoutMs} ms`))
     }, timeoutMs)
+    if (send !== undefined) socket.once('connect', () => socket.write(send))
     socket.once('data', (chunk) => {
       const ms = performance.now() - started
       clearTimeout(timer)
       socket.destroy()
-      if (!chunk.toString('latin1').startsWith('SSH-')) reject(new Error(`port ${port} answered ${JSON.stringify(chunk.toString('latin1').slice(0, 40))}`))
+      const text = chunk.toString('latin1')
+      if (!expect.test(text)) reject(new Error(`port ${port} answered ${JSON.stringify(text.split('\r\n')[0].slice(0, 60))}`))
       else resolve(ms)
     })
     socket.once('error', (error) => {
@@ -67,7 +80,7 @@ export function timeToFirstByte(port: number, timeoutMs = 60_000): Promise<numbe
     })
     socket.once('close', () => {
       clearTimeout(timer)
-      reject(new Error(`port ${port} closed before the banner`))
+      reject(new Error(`port ${port} closed before the ${what}`))
     })
   })
 }

@@ -24,7 +24,6 @@
 import {spawn, execFile, type ChildProcess} from 'node:child_process'
 import {closeSync, openSync, readdirSync, readFileSync} from 'node:fs'
 import {readFile, rm} from 'node:fs/promises'
-import {connect} from 'node:net'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {activatorLog} from '../../src/activator/protocol.js'
@@ -41,7 +40,7 @@ import {mountRootfs} from '../../src/rootfs/mount.js'
 import {getContainer, type Exposure} from '../../src/store/containers.js'
 import {containerPaths, layout} from '../../src/store/paths.js'
 import {canBind} from '../../src/sys/socket.js'
-import {freePortRange} from './activator.js'
+import {freePortRange, timeToFirstByte} from './activator.js'
 import {errorText, HELD_MS, mb, statusOf, withActivator, type Log} from './held.js'
 import {median} from './stats.js'
 
@@ -145,31 +144,7 @@ export interface ServicesBench {
 
 /** ms from connect() to the first byte of the HTTP response to GET / (which must be a 200). */
 export function httpFirstByte(port: number, host = '127.0.0.1', timeoutMs = 60_000): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now()
-    const socket = connect(port, host)
-    const timer = setTimeout(() => {
-      socket.destroy()
-      reject(new Error(`no HTTP response on port ${port} within ${timeoutMs} ms`))
-    }, timeoutMs)
-    socket.once('connect', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'))
-    socket.once('data', (chunk) => {
-      const ms = performance.now() - started
-      clearTimeout(timer)
-      socket.destroy()
-      const head = chunk.toString('latin1').split('\r\n')[0]
-      if (!/^HTTP\/1\.[01] 200/.test(head)) reject(new Error(`port ${port} answered ${JSON.stringify(head.slice(0, 60))}`))
-      else resolve(ms)
-    })
-    socket.once('error', (error) => {
-      clearTimeout(timer)
-      reject(error)
-    })
-    socket.once('close', () => {
-      clearTimeout(timer)
-      reject(new Error(`port ${port} closed before answering`))
-    })
-  })
+  return timeToFirstByte(port, timeoutMs, {host, send: 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', expect: /^HTTP\/1\.[01] 200/, what: 'HTTP response'})
 }
 
 /** CLOCK_MONOTONIC in µs: the clock of the journal's __MONOTONIC_TIMESTAMP. */
