@@ -28,6 +28,8 @@ import {SocketWatcher} from './watcher.js'
 const RETRY_HOLD_MS = 2000
 /** A pause that no refresh ended (ctr was killed meanwhile) ends by itself after this. */
 const PAUSE_LIMIT_MS = 60_000
+/** How long a status request waits for the restore to finish (status()). */
+const STATUS_RESTORE_WAIT_MS = 5000
 
 export {DEFAULT_IDLE_CHECK_MS, DEFAULT_QUIET_MS} from './idle-policy.js'
 export {heldFile, readHeld} from './held-file.js'
@@ -207,6 +209,8 @@ export class Activator {
     clearInterval(this.retryTimer)
     await this.queues.settled()
     await this.watcher.close()
+    // The new activator holds them from here: no timer of this one may act on them any more.
+    for (const c of this.held.values()) c.retire()
     await this.holder.synced()
     const sockets: Record<string, number> = {}
     for (const c of this.held.values()) for (const s of c.socketRefs()) sockets[s.key] = s.fd
@@ -333,8 +337,16 @@ export class Activator {
     })
   }
 
-  /** At once, even while restore() still holds containers again (those show as not held yet). */
-  status(): Promise<StatusReport> {
+  /**
+   * Once restore() has held again what the last activator held (a `ctr ls` right after a crash
+   * started this one: answered sooner, it would list a running container as stopped), but not
+   * later than STATUS_RESTORE_WAIT_MS: a restore that takes longer is answered with what is held
+   * so far (the rest shows as not held yet).
+   */
+  async status(): Promise<StatusReport> {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.ready, new Promise((resolve) => (timer = setTimeout(resolve, STATUS_RESTORE_WAIT_MS)))])
+    clearTimeout(timer)
     return this.collect()
   }
 

@@ -130,9 +130,17 @@ export function removeRootCgroups(root: string): boolean {
   return rootCgroupDirs(root).map(removeCgroupTree).every(Boolean)
 }
 
-/** After NAME's exit: its cgroups, in every hierarchy, as far as they are empty. */
+/**
+ * After NAME's exit: its cgroups in every hierarchy, all or nothing. While any process is in any of
+ * them, nothing is removed: in a container that runs (a boot that started meanwhile), rmdir of a
+ * cgroup its systemd made and has not filled yet (system-ctr\x2dssh.slice between two connections)
+ * makes its next service fail to attach ("No such file or directory"), and that connection is
+ * closed before sshd's banner (reproduced: a loop of removals during a boot closed 7-9 of 230).
+ */
 export function removeContainerCgroups(root: string, name: string): boolean {
-  return containerCgroupDirs(root, name).map(removeCgroupTree).every(Boolean)
+  const dirs = containerCgroupDirs(root, name)
+  if (dirs.some((dir) => cgroupPids(dir).length > 0)) return false
+  return dirs.map(removeCgroupTree).every(Boolean)
 }
 
 /** What the kernel enforces on a container's cgroup (ctr create/update --memory, --pids). */

@@ -86,6 +86,8 @@ export class HeldContainer {
   private pendingSockets?: HeldSocket[]
   /** The nspawn runs but is not this process's child: taken over from an earlier activator. */
   private adopted = false
+  /** Handed over to a new activator (retire()). */
+  private retired = false
   /** ms timestamp since when no connection was seen, while running. */
   idleSince?: number
   /** A stop or rm is queued for it: an idle poweroff waiting for sessions to end gives way (IdlePolicy). */
@@ -146,6 +148,18 @@ export class HeldContainer {
     return this.pid
   }
 
+  /**
+   * This activator has handed over to a new one, which holds the container from now on: nothing
+   * left here may act on it any more (a reboot's pause, a wake probe, a late removal of cgroups,
+   * which would hit the new activator's boot of the same container).
+   */
+  retire(): void {
+    this.retired = true
+    clearTimeout(this.rebootTimer)
+    this.rebootTimer = undefined
+    clearTimeout(this.wakeProbe)
+  }
+
   /** Watch the sockets; the first readable one boots the container. */
   listen(): void {
     this.state = 'listening'
@@ -182,6 +196,7 @@ export class HeldContainer {
       this.bootFailed(`cannot prepare the tree: ${error instanceof Error ? error.message : String(error)}`)
       return
     }
+    if (!this.ctx.hostHasSystemd) await this.clearCgroups()
     if (this.stopRequest) {
       this.finishExit(null, null)
       return
@@ -398,10 +413,30 @@ export class HeldContainer {
    * makes them anew and must not lose them to a late retry).
    */
   private removeCgroups(tries: number): void {
-    if (removeContainerCgroups(this.ctx.root, this.name) || tries <= 1) return
+    if (this.retired || removeContainerCgroups(this.ctx.root, this.name) || tries <= 1) return
     setTimeout(() => {
       if (!this.spawned && this.state !== 'booting') this.removeCgroups(tries - 1)
     }, 1000).unref()
+  }
+
+  /**
+   * A boot starts in cgroups of its own: what the last boot left is removed first (its cgroups, if
+   * the removal after its exit did not finish; a process that outlived its nspawn, killed: nothing
+   * of an earlier instance may share the new one's cgroups).
+   */
+  private async clearCgroups(): Promise<void> {
+    for (let tries = 0; !removeContainerCgroups(this.ctx.root, this.name); tries++) {
+      const rest = containerCgroupDirs(this.ctx.root, this.name).flatMap(cgroupPids)
+      if (tries >= 50) {
+        this.ctx.log(`${this.name}: its cgroups of an earlier boot could not be removed (processes ${rest.slice(0, 10).join(', ') || 'none'}); booting in them`)
+        return
+      }
+      if (rest.length > 0 && tries === 10) {
+        this.ctx.log(`${this.name}: ${rest.length} process(es) of an earlier boot still in its cgroup; killing them`)
+        await killInits([...new Set(rest)])
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
   }
 
   private async killLeftovers(): Promise<void> {
@@ -455,6 +490,7 @@ export class HeldContainer {
     this.ctx.log(`${this.name}: quick reboot ${this.quickReboots} in a row; booting again in ${delayMs} ms`)
     this.rebootTimer = setTimeout(() => {
       this.rebootTimer = undefined
+      if (this.retired) return
       this.state = 'listening'
       void this.boot()
     }, delayMs)

@@ -27,6 +27,8 @@ export const DEFAULT_QUIET_MS = 15_000
  * trickle of connections would keep it waiting for good, with its socket units already stopped.
  */
 export const DRAIN_LIMIT_MS = 120_000
+/** How many idle checks in a row may fail to stop a container's socket units before it is powered off all the same. */
+const SOCKET_STOP_TRIES = 5
 
 export interface IdlePolicyOptions {
   /** The state root, where open shells are recorded (sessions.ts). */
@@ -45,6 +47,8 @@ export interface IdlePolicyOptions {
 export class IdlePolicy {
   private timer?: NodeJS.Timeout
   private readonly quietUnits = new Map<string, QuietUnit[]>()
+  /** Idle poweroffs put off because the container's socket units would not stop, by container. */
+  private readonly socketStopFailures = new Map<string, number>()
 
   constructor(private readonly options: IdlePolicyOptions) {}
 
@@ -94,7 +98,15 @@ export class IdlePolicy {
           // A shell opened since the check (its wake waits behind this in the queue): stay up.
           if (this.shells(c) > 0) return
           this.options.log(`${c.name}: idle for ${c.record.idleTimeoutSec} s`)
-          await this.systemctl(c, ['stop', 'ctr-*.socket'], 'stop its socket units first')
+          if (!(await this.systemctl(c, ['stop', 'ctr-*.socket'], 'stop its socket units first'))) {
+            // Powered off with its socket units up, it would accept connections while shutting
+            // down and close them unserved: stay up, and try again at the next check (a few times).
+            const failures = (this.socketStopFailures.get(c.name) ?? 0) + 1
+            this.socketStopFailures.set(c.name, failures)
+            if (failures < SOCKET_STOP_TRIES) return
+            this.options.log(`${c.name}: its socket units would not stop ${failures} times in a row; powering off anyway`)
+          }
+          this.socketStopFailures.delete(c.name)
           // A connection accepted just before the socket units stopped is a session that has only
           // begun: let it finish. New connections wait in the host's socket for the next boot.
           await this.waitNoConnections(c)

@@ -67,8 +67,16 @@ export function restartCases(): void {
         loop = undefined
         for (const t of tallies) countConnections(t.results)
         for (const w of windows) {
-          const lostHere = tallies.flatMap((t) => lost(t.results).filter((r) => r.at >= w.start - 100 && r.at <= w.end + 2000))
+          const lostHere = tallies.flatMap((t) => lost(t.results).filter((r) => r.at >= w.start - 100 && r.at <= w.end + 2000).map((r) => ({...r, port: t.port})))
           recordFault(GROUP, w.what, w.wrong.length === 0 && lostHere.length === 0, [...w.wrong, ...(lostHere.length ? [`${lostHere.length} connections lost`] : [])].join('; ') || undefined)
+          // Why, in the summary (the part of a CI log that is kept): what the container and the
+          // activator said around the first connection lost in this window.
+          const first = lostHere.sort((a, b) => a.at - b.at)[0]
+          if (first) {
+            const said = await saidAround(root, first.port === AWAKE ? 'awake' : 'sleepy', first.at)
+            note(`${w.what}: first lost on :${first.port} at ${new Date(first.at).toISOString()} (${first.outcome}); said around then:`)
+            for (const line of said.slice(-25)) note(`  ${line.slice(0, 220)}`)
+          }
         }
       }
     }
