@@ -42,8 +42,17 @@ export function rootCgroupId(root: string): string {
  */
 const V1_JOINED = new Set(['name=systemd', 'memory', 'pids', 'freezer'])
 
+/** rootCgroupDirsByKey's answers: the hierarchies mounted and PID 1's place in them do not change. */
+const dirsByRoot = new Map<string, Map<string, string>>()
+
 /** Where ROOT's containers' cgroups go in each hierarchy: BASE/ctr/ROOT_ID, by hierarchy key. */
 function rootCgroupDirsByKey(root: string): Map<string, string> {
+  let dirs = dirsByRoot.get(root)
+  if (!dirs) dirsByRoot.set(root, (dirs = findRootCgroupDirs(root)))
+  return dirs
+}
+
+function findRootCgroupDirs(root: string): Map<string, string> {
   const own = processCgroups(1)
   const dirs = new Map<string, string>()
   for (const mount of cgroupMounts()) {
@@ -178,4 +187,63 @@ export function applyCgroupLimits(dirs: readonly string[], limits: CgroupLimits 
     write(dir, 'pids.max', pids === undefined ? 'max' : String(pids))
   }
   return failed
+}
+
+/** What a container uses now, read from its cgroups (ctr ls, status --json). */
+export interface CgroupUsage {
+  /** Memory charged to it, less the file cache the kernel can drop at once (as docker stats counts). */
+  memoryBytes?: number
+  /** CPU time used by the current boot, in microseconds. */
+  cpuUsec?: number
+  /** Processes (tasks) in it. */
+  tasks?: number
+}
+
+/**
+ * NAME's usage from its cgroups: memory from the v1 memory hierarchy (or memory.current where the
+ * unified one has the controller), CPU time from the unified hierarchy's cpu.stat (there whether the
+ * cpu controller is enabled or not) or cpuacct, tasks from pids.current. A value that cannot be
+ * read is left out (no cgroup of its own: a systemd host's scope is read by systemd).
+ */
+export function cgroupUsage(root: string, name: string): CgroupUsage {
+  const usage: CgroupUsage = {}
+  for (const [key, base] of rootCgroupDirsByKey(root)) {
+    const dir = join(base, name)
+    if (key === 'memory') {
+      const used = readNumber(join(dir, 'memory.usage_in_bytes'))
+      const inactive = statField(join(dir, 'memory.stat'), 'total_inactive_file')
+      if (used !== undefined) usage.memoryBytes = Math.max(0, used - (inactive ?? 0))
+    } else if (key === '') {
+      const current = readNumber(join(dir, 'memory.current'))
+      const inactive = statField(join(dir, 'memory.stat'), 'inactive_file')
+      if (current !== undefined && usage.memoryBytes === undefined) usage.memoryBytes = Math.max(0, current - (inactive ?? 0))
+      const cpu = statField(join(dir, 'cpu.stat'), 'usage_usec')
+      if (cpu !== undefined) usage.cpuUsec = cpu
+    } else if (key === 'pids') {
+      const tasks = readNumber(join(dir, 'pids.current'))
+      if (tasks !== undefined) usage.tasks = tasks
+    }
+  }
+  return usage
+}
+
+function readNumber(path: string): number | undefined {
+  try {
+    const value = Number(readFileSync(path, 'utf8').trim())
+    return Number.isFinite(value) ? value : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** FIELD of a flat-keyed cgroup file (memory.stat, cpu.stat: "key value" per line). */
+function statField(path: string, field: string): number | undefined {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    return undefined
+  }
+  const line = text.split('\n').find((l) => l.startsWith(`${field} `))
+  return line === undefined ? undefined : Number(line.slice(field.length + 1))
 }

@@ -17,7 +17,7 @@ import {pidfdOpenOf} from '../sys/pidfd.js'
 import {closeFd} from '../sys/socket.js'
 import {containerPaths} from '../store/paths.js'
 import {armSockets, exposureKey, releaseSockets, sameSocket, type HeldSocket} from './held-sockets.js'
-import {applyCgroupLimits, cgroupPids, containerCgroupDirs, makeContainerCgroups, removeContainerCgroups} from './cgroups.js'
+import {applyCgroupLimits, cgroupPids, cgroupUsage, containerCgroupDirs, makeContainerCgroups, removeContainerCgroups} from './cgroups.js'
 import {instancesOn, killInits} from './instances.js'
 import type {HeldSocketRef} from './socket-holder.js'
 import {containerLeader, establishedByPort, processName, processTree, residentBytes, type TcpRow} from './proc.js'
@@ -518,7 +518,12 @@ export class HeldContainer {
     if (up && this.pid !== undefined) {
       status.pid = this.pid
       if (this.bootStartedAt !== undefined) status.uptimeSec = Math.round((Date.now() - this.bootStartedAt) / 1000)
-      if (parents) status.memoryBytes = residentBytes(processTree(this.pid, parents))
+      // From its cgroups where it has its own (cgroups.ts); else the memory of its process tree.
+      const usage = this.ctx.hostHasSystemd ? {} : cgroupUsage(this.ctx.root, this.name)
+      if (usage.memoryBytes !== undefined) status.memoryBytes = usage.memoryBytes
+      else if (parents) status.memoryBytes = residentBytes(processTree(this.pid, parents))
+      if (usage.cpuUsec !== undefined) status.cpuSec = Math.round(usage.cpuUsec / 10_000) / 100
+      if (usage.tasks !== undefined) status.tasks = usage.tasks
       if (this.state === 'running' && this.record.idleTimeoutSec > 0 && this.idleSince !== undefined) {
         status.idleRemainingSec = Math.max(0, Math.round(this.record.idleTimeoutSec - (Date.now() - this.idleSince) / 1000))
       }

@@ -37,8 +37,15 @@ export interface ContainerStatus extends ContainerHistory {
   connections: number
   /** Seconds since the current boot started, when running. */
   uptimeSec?: number
-  /** Bytes of memory used by all the container's processes, when running. */
+  /**
+   * Bytes of memory the container uses, when running: charged to its cgroup less the file cache the
+   * kernel can drop (as docker stats counts), or, without a cgroup of its own, its processes' RSS.
+   */
   memoryBytes?: number
+  /** CPU time (seconds) the current boot has used, from its cgroup, when running. */
+  cpuSec?: number
+  /** Processes (tasks) in its cgroup, when running. */
+  tasks?: number
   idleTimeoutSec: number
   /** host: the host's network; private: loopback only, its ports passed in (ctr create/update --network). */
   network?: 'host' | 'private'

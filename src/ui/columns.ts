@@ -6,9 +6,9 @@
  * first; NAME, STATE and PORTS always stay.
  */
 import type {ContainerStatus} from '../status/types.js'
-import {formatBytes, formatDuration, formatIdle, formatLastWake, formatPorts, formatState, truncate} from './format.js'
+import {formatBytes, formatDuration, formatIdle, formatIsolation, formatLastWake, formatMs, formatPorts, formatState, truncate} from './format.js'
 
-export type ColumnId = 'name' | 'distro' | 'state' | 'ports' | 'conn' | 'wakes' | 'lastWake' | 'uptime' | 'memory' | 'idle'
+export type ColumnId = 'name' | 'distro' | 'net' | 'state' | 'ports' | 'conn' | 'wakes' | 'lastWake' | 'uptime' | 'memory' | 'cpu' | 'pids' | 'idle'
 
 interface ColumnSpec {
   id: ColumnId
@@ -25,6 +25,7 @@ interface ColumnSpec {
 const COLUMNS: ColumnSpec[] = [
   {id: 'name', header: 'NAME', align: 'left', max: 24, min: 8, cell: (c) => c.name},
   {id: 'distro', header: 'DISTRO', align: 'left', max: 16, cell: (c) => `${c.distro} ${c.release}`.trim()},
+  {id: 'net', header: 'NET', align: 'left', cell: (c) => formatIsolation(c)},
   {id: 'state', header: 'STATE', align: 'left', cell: (c) => formatState(c), short: (c) => c.state},
   {id: 'ports', header: 'PORTS', align: 'left', max: 40, min: 10, cell: (c) => formatPorts(c)},
   {id: 'conn', header: 'CONN', align: 'right', cell: (c) => String(c.connections)},
@@ -38,11 +39,16 @@ const COLUMNS: ColumnSpec[] = [
   },
   {id: 'uptime', header: 'UP', align: 'right', cell: (c) => (c.uptimeSec === undefined ? '-' : formatDuration(c.uptimeSec))},
   {id: 'memory', header: 'MEM', align: 'right', cell: (c) => (c.memoryBytes === undefined ? '-' : formatBytes(c.memoryBytes))},
+  {id: 'cpu', header: 'CPU', align: 'right', cell: (c) => (c.cpuSec === undefined ? '-' : formatMs(c.cpuSec * 1000))},
+  {id: 'pids', header: 'PIDS', align: 'right', cell: (c) => (c.tasks === undefined ? '-' : String(c.tasks))},
   {id: 'idle', header: 'IDLE', align: 'right', cell: (c) => formatIdle(c)},
 ]
 
 /** First dropped first. */
-export const DROP_ORDER: ColumnId[] = ['wakes', 'distro', 'uptime', 'lastWake', 'idle', 'conn', 'memory']
+export const DROP_ORDER: ColumnId[] = ['pids', 'net', 'cpu', 'wakes', 'distro', 'uptime', 'lastWake', 'idle', 'conn', 'memory']
+
+/** How many of DROP_ORDER's first columns are dropped before anything is shortened. */
+const DROPPED_WHOLE = 3
 
 /** Short renderings, first used first: the wake's duration goes before why a container stopped. */
 const SHORT_ORDER: ColumnId[] = ['lastWake', 'state']
@@ -65,7 +71,12 @@ export interface LaidOutColumn {
 export function layoutColumns(containers: ContainerStatus[], width: number, now: number): LaidOutColumn[] {
   const measured = COLUMNS.map((spec) => measure(spec, containers, now))
   let shown = measured
-  for (const drop of [undefined, ...DROP_ORDER]) {
+  // The first columns of DROP_ORDER (PIDS, NET, CPU) go before any other column is shortened.
+  for (const drop of [undefined, ...DROP_ORDER.slice(0, DROPPED_WHOLE)]) {
+    if (drop) shown = shown.filter((m) => m.spec.id !== drop)
+    if (sum(shown.map((m) => m.full)) + COLUMN_GAP * Math.max(0, shown.length - 1) <= width) return shown.map((m) => ({...base(m.spec), width: m.full, useShort: false}))
+  }
+  for (const drop of [undefined, ...DROP_ORDER.slice(DROPPED_WHOLE)]) {
     if (drop) shown = shown.filter((m) => m.spec.id !== drop)
     const fitted = fit(shown, width, false)
     if (fitted) return fitted

@@ -1,7 +1,7 @@
 /** The pane Enter opens: the container's live figures, its settings, and its last journal lines. */
 import {Box, Text} from 'ink'
 import type {ContainerStatus} from '../status/types.js'
-import {formatDuration, formatIdle, formatLastWake, formatPorts, formatState} from './format.js'
+import {formatBytes, formatDuration, formatIdle, formatIsolation, formatLastWake, formatMs, formatPorts, formatState} from './format.js'
 import {paint} from './theme.js'
 import type {ContainerDetails} from './view-model.js'
 
@@ -25,6 +25,13 @@ export function statusFacts(c: ContainerStatus, now: number): Array<[string, str
     ['idle timeout', c.idleTimeoutSec > 0 ? `${formatDuration(c.idleTimeoutSec)} (left: ${formatIdle(c)})` : 'never'],
   ]
   if (c.pid !== undefined) facts.push(['pid', String(c.pid)])
+  const usage = [
+    c.memoryBytes === undefined ? undefined : `memory ${formatBytes(c.memoryBytes)}${c.limits?.memoryBytes ? ` of ${formatBytes(c.limits.memoryBytes)}` : ''}`,
+    c.cpuSec === undefined ? undefined : `CPU ${formatMs(c.cpuSec * 1000)}`,
+    c.tasks === undefined ? undefined : `${c.tasks} tasks${c.limits?.pids ? ` of ${c.limits.pids}` : ''}`,
+  ].filter((part) => part !== undefined)
+  if (usage.length > 0) facts.push(['uses', usage.join(', ')])
+  facts.push(['network', formatIsolation(c)])
   return facts
 }
 

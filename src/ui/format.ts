@@ -49,6 +49,11 @@ export function formatPorts(c: ContainerStatus): string {
 }
 
 /** "listening (idle)": the state, and why it last stopped when it is not running; "broken (why)". */
+/** The container's network mode (host, private): what it shares with the host. */
+export function formatIsolation(c: ContainerStatus): string {
+  return c.network ?? 'host'
+}
+
 export function formatState(c: ContainerStatus): string {
   if (c.state === 'broken') return c.lastError ? `broken (${c.lastError})` : 'broken'
   const off = c.state === 'stopped' || c.state === 'listening'

@@ -65,6 +65,22 @@ describe.skipIf(reason)('a cgroup per container (real nspawn)', () => {
     }
   })
 
+  it("ls's figures of a running container come from its cgroups: memory, CPU time, tasks", async () => {
+    const report = await activator!.activator.status()
+    const c = report.containers.find((s) => s.name === 'cgb')!
+    expect(c.state).toBe('running')
+    const pidsDir = containerCgroupDirs(root, 'cgb').find((d) => d.startsWith('/sys/fs/cgroup/pids/'))
+    if (pidsDir) {
+      // systemd, journald and at least one more: as many as pids.current says (give or take one exiting).
+      expect(c.tasks).toBeGreaterThanOrEqual(3)
+      expect(Math.abs(c.tasks! - Number(readFileSync(join(pidsDir, 'pids.current'), 'utf8')))).toBeLessThanOrEqual(2)
+    }
+    // A booted Debian container charges some MB, and its boot took some CPU time.
+    expect(c.memoryBytes).toBeGreaterThan(4 * 1024 * 1024)
+    expect(c.memoryBytes).toBeLessThan(512 * 1024 * 1024)
+    expect(c.cpuSec).toBeGreaterThan(0)
+  })
+
   it("a poweroff removes that container's cgroups only; the other's connections are all served through 3 boots and poweroffs of its neighbour", async () => {
     const loop = new ClientLoop([PORT_B], 20)
     const events: {at: number; what: string}[] = [{at: Date.now(), what: 'loop start'}]

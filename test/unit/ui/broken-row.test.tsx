@@ -19,8 +19,8 @@ describe('a broken container in the ls view', () => {
 
   it('is a row with the reason where it fits, "broken" where it does not, and counts for nothing', () => {
     const wide = render(<LsView report={report()} now={NOW} width={160} color={false} filter="" mode={{kind: 'list'}} selected="web" />).lastFrame() ?? ''
-    expect(wide).toMatch(/^ {2}mid\s+broken \(invalid JSON: Unexpected end of JSON input\)\s+-\s+0\s+0\s+-/m)
-    expect(wide).toMatch(/^> web\s+debian 12\s+running/m)
+    expect(wide).toMatch(/^ {2}mid\s+host\s+broken \(invalid JSON: Unexpected end of JSON input\)\s+-\s+0/m)
+    expect(wide).toMatch(/^> web\s+debian 12\s+private\s+running/m)
     const narrow = render(<LsView report={report()} now={NOW} width={70} color={false} filter="" mode={{kind: 'list'}} selected="web" />).lastFrame() ?? ''
     expect(narrow).toMatch(/^ {2}mid\s+broken\s+-/m)
     expect(narrow).toContain('7 containers, 2 running, 5 held ports')

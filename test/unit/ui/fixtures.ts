@@ -29,6 +29,9 @@ export const containers: ContainerStatus[] = [
     lastWakeMs: 840,
     uptimeSec: 180,
     memoryBytes: 23.4 * 1024 * 1024,
+    cpuSec: 12.5,
+    tasks: 9,
+    network: 'private',
     pid: 4242,
   }),
   container('db', {
@@ -39,6 +42,8 @@ export const containers: ContainerStatus[] = [
     lastWakeMs: 1250,
     uptimeSec: 3600,
     memoryBytes: 41 * 1024 * 1024,
+    cpuSec: 75,
+    tasks: 14,
     idleRemainingSec: 250,
   }),
   container('cache', {state: 'booting', ports: [{port: 2203, service: 'ssh'}], connections: 1, wakes: 3}),

@@ -6,13 +6,14 @@ describe('formatTable', () => {
   it('shows every column uncut when the width is unlimited (a pipe)', () => {
     const text = formatTable(report(), {now: NOW})
     const [header, ...rows] = text.trimEnd().split('\n')
-    expect(header.split(/\s{2,}/)).toEqual(['NAME', 'DISTRO', 'STATE', 'PORTS', 'CONN', 'WAKES', 'LAST WAKE', 'UP', 'MEM', 'IDLE'])
+    expect(header.split(/\s{2,}/)).toEqual(['NAME', 'DISTRO', 'NET', 'STATE', 'PORTS', 'CONN', 'WAKES', 'LAST WAKE', 'UP', 'MEM', 'CPU', 'PIDS', 'IDLE'])
     expect(rows).toHaveLength(containers.length)
-    expect(rows[0]).toMatch(/^web\s+debian 12\s+running\s+\*:2201\/ssh\s+2\s+7\s+3m00s ago in 840ms\s+3m00s\s+23\.4M\s+in use$/)
+    expect(rows[0]).toMatch(/^web\s+debian 12\s+private\s+running\s+\*:2201\/ssh\s+2\s+7\s+3m00s ago in 840ms\s+3m00s\s+23\.4M\s+12\.5s\s+9\s+in use$/)
+    expect(rows[1]).toMatch(/41\.0M\s+1m15s\s+14\s+4m10s$/)
     expect(rows[1]).toContain('1h00m ago in 1.25s')
     expect(rows[1]).toMatch(/4m10s$/)
     expect(rows[4]).toContain('listening (idle)')
-    expect(rows[5]).toMatch(/^old\s+fedora 41\s+stopped \(user\)\s+-/)
+    expect(rows[5]).toMatch(/^old\s+fedora 41\s+host\s+stopped \(user\)\s+-/)
   })
 
   it('fits 80 and 60 columns by shrinking, then dropping the least useful columns', () => {
