@@ -170,7 +170,9 @@ describe.skipIf(reason)('a quiet lean container (journald sleeps until something
     await journaldGone()
     const asleep = (await getStatus(root)).containers.find((c) => c.name === 'quiet')!
     expect(asleep.state).toBe('running')
-    expect(awake - asleep.memoryBytes!).toBeGreaterThan(4e6)
+    // ls counts the container's cgroup: journald's own memory goes with it (1.3 MB measured); the journal
+    // files it had mapped stay a while as page cache the kernel can drop (RSS fell by over 4 MB).
+    expect(awake - asleep.memoryBytes!).toBeGreaterThan(5e5)
     for (const round of [1, 2]) {
       const marker = `quiet-round-${round}-${process.pid}`
       const session = await ssh(keys.key, port, `logger -t ctrtest ${marker}; systemctl is-active systemd-journald`)
