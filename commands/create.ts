@@ -12,6 +12,7 @@ export default class Create extends CtrCommand {
     {description: 'A Debian bookworm container named web1', command: '<%= config.bin %> create debian web1'},
     {description: 'Trixie, with an extra package and a given key', command: '<%= config.bin %> create debian dev --release trixie --packages git --ssh-key ~/.ssh/id_ed25519.pub'},
     {description: 'With sshd socket-activated on port 2222 from the start', command: '<%= config.bin %> create debian web2 --ssh-port 2222'},
+    {description: 'Isolated: loopback only, user IDs of its own, 512 MiB', command: '<%= config.bin %> create debian shop --copy --ssh-port 2223 --network private --private-users --memory 512M'},
   ]
 
   static args = {
@@ -28,6 +29,7 @@ export default class Create extends CtrCommand {
     profile: Flags.string({description: 'boot profile: lean (socket-activated services only) or full (the distro\'s whole boot)'}),
     'idle-timeout': idleTimeoutFlag({description: 'power off after this many seconds without a connection (0 = never, at most 30 days)'}),
     network: Flags.string({description: 'host (the host\'s network, the default) or private (loopback only; the exposed ports still come in)', options: ['host', 'private']}),
+    'private-users': Flags.boolean({description: 'user IDs of its own: root inside is an unprivileged UID range on the host (the tree is idmapped, not chowned; needs --copy)'}),
     memory: memoryFlag({description: 'memory limit, e.g. 256M or 2G (swap included); past it, the kernel OOM-kills inside the container only'}),
     pids: pidsFlag({description: 'most processes and threads at once'}),
     'ssh-port': Flags.string({description: 'expose sshd on [ADDRESS:]PORT from the start (as ctr expose PORT ssh)'}),
@@ -53,6 +55,7 @@ export default class Create extends CtrCommand {
           idleTimeoutSec: flags['idle-timeout'],
           memoryBytes: flags.memory,
           network: flags.network as 'host' | 'private' | undefined,
+          privateUsers: flags['private-users'],
           pids: flags.pids,
           ports: flags['ssh-port'] ? [{...parsePortSpec(flags['ssh-port']), service: 'ssh'}] : undefined,
         },

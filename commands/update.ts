@@ -13,6 +13,7 @@ export default class Update extends CtrCommand {
     {description: 'Boot the distro\'s whole system from the next boot on', command: '<%= config.bin %> update web1 --profile full'},
     {description: 'At most 256 MiB of memory and 200 processes', command: '<%= config.bin %> update web1 --memory 256M --pids 200'},
     {description: 'No memory limit any more', command: '<%= config.bin %> update web1 --memory 0'},
+    {description: 'User IDs of its own from the next boot, for a --copy container (root inside is unprivileged on the host)', command: '<%= config.bin %> update shop --private-users'},
   ]
 
   static args = {name: Args.string({description: 'container name', required: true})}
@@ -20,18 +21,19 @@ export default class Update extends CtrCommand {
     'idle-timeout': idleTimeoutFlag({description: 'seconds without a connection before an orderly poweroff (0 = never, at most 30 days)'}),
     profile: Flags.string({description: 'boot profile: lean or full (takes effect at the next boot)'}),
     network: Flags.string({description: 'host or private (loopback only; from the next boot)', options: ['host', 'private']}),
+    'private-users': Flags.boolean({description: 'user IDs of its own (root inside unprivileged on the host), or --no-private-users for the host\'s; from the next boot', allowNo: true}),
     memory: memoryFlag({description: 'memory limit, e.g. 256M or 2G (swap included; 0 = none); past it, the kernel OOM-kills inside the container only'}),
     pids: pidsFlag({description: 'most processes and threads at once (0 = none)'}),
   }
 
   async run(): Promise<UpdateReport> {
     const {args, flags, root} = await this.parseCommon(Update)
-    const report = await updateContainer(root, args.name, {idleTimeoutSec: flags['idle-timeout'], profile: flags.profile, memoryBytes: flags.memory, pids: flags.pids, network: flags.network})
+    const report = await updateContainer(root, args.name, {idleTimeoutSec: flags['idle-timeout'], profile: flags.profile, memoryBytes: flags.memory, pids: flags.pids, network: flags.network, privateUsers: flags['private-users']})
     const c = report.container
     this.say(
       report.changed.length === 0
         ? `${c.name}: nothing changed`
-        : `${c.name}: idle timeout ${c.idleTimeoutSec > 0 ? `${c.idleTimeoutSec} s` : 'off'}, profile ${c.profile}${report.changed.includes('profile') ? ' (from the next boot)' : ''}, memory ${c.limits?.memoryBytes ? formatBytes(c.limits.memoryBytes) : 'unlimited'}, pids ${c.limits?.pids ?? 'unlimited'}, network ${c.network ?? 'host'}${report.changed.includes('network') ? ' (from the next boot)' : ''}`,
+        : `${c.name}: idle timeout ${c.idleTimeoutSec > 0 ? `${c.idleTimeoutSec} s` : 'off'}, profile ${c.profile}${report.changed.includes('profile') ? ' (from the next boot)' : ''}, memory ${c.limits?.memoryBytes ? formatBytes(c.limits.memoryBytes) : 'unlimited'}, pids ${c.limits?.pids ?? 'unlimited'}, network ${c.network ?? 'host'}${report.changed.includes('network') ? ' (from the next boot)' : ''}, user IDs ${c.privateUsers ? 'its own' : 'the host\'s'}${report.changed.includes('private-users') ? ' (from the next boot)' : ''}`,
     )
     return report
   }

@@ -202,7 +202,7 @@ export class HeldContainer {
       return
     }
     const binds = serviceBinds(this.record, (service) => findService(service)?.docroot)
-    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds, limits: this.record.limits, network: this.record.network})
+    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds, limits: this.record.limits, network: this.record.network, privateUsers: this.record.privateUsers})
     // A cgroup of its own (cgroups.ts); on a systemd host, registration makes its scope instead.
     const cgroups = this.ctx.hostHasSystemd ? [] : makeContainerCgroups(this.ctx.root, this.name, this.ctx.log, this.record.limits)
     let spawned: SpawnedContainer
@@ -514,6 +514,7 @@ export class HeldContainer {
       idleTimeoutSec: this.record.idleTimeoutSec,
       ...(this.record.limits ? {limits: this.record.limits} : {}),
       network: this.record.network ?? 'host',
+      ...(this.record.privateUsers ? {privateUsers: true} : {}),
     }
     if (up && this.pid !== undefined) {
       status.pid = this.pid

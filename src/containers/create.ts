@@ -41,6 +41,8 @@ export interface CreateOptions {
   /** Process limit (0 or unset: none). */
   pids?: number
   network?: NetworkMode
+  /** A user namespace of its own (ContainerRecord.privateUsers). */
+  privateUsers?: boolean
 }
 
 export interface CreateHooks {
@@ -75,6 +77,7 @@ export async function createContainer(root: string, options: CreateOptions, hook
   const extraPackages = validatePackages(options.packages ?? [])
   if (options.mirror !== undefined) validateMirror(options.mirror)
   const profile = getProfile(options.profile ?? DEFAULT_PROFILE).name
+  if (options.privateUsers) requireIdmappable(options.copy ? 'copy' : 'overlay')
   for (const e of options.ports ?? []) getService(e.service)
   requireRoot('ctr create')
   requireProgram('systemd-nspawn')
@@ -120,6 +123,7 @@ export async function createContainer(root: string, options: CreateOptions, hook
       idleTimeoutSec: options.idleTimeoutSec ?? 0,
       ...limitsOf(undefined, options),
       ...(options.network && options.network !== 'host' ? {network: validateNetwork(options.network)} : {}),
+      ...(options.privateUsers ? {privateUsers: true} : {}),
     }
     try {
       await mkdir(paths.dir, {recursive: true, mode: 0o700})
@@ -159,6 +163,20 @@ async function materialize(root: string, record: ContainerRecord, image: ImageRe
     throw error
   }
   return rootfs
+}
+
+/**
+ * --private-users needs an idmapped mount of the container's tree (nspawn's
+ * --private-users-ownership=map; never a chown, which on an overlay would copy the whole base up).
+ * ext4, where a --copy lives, can be idmapped; an overlayfs mount cannot on this kernel line (6.18
+ * here: nspawn says "ID mapped mounts are apparently not available"), so an overlay container with
+ * its own user IDs would fail at every boot. It is refused here instead.
+ */
+export function requireIdmappable(storage: ContainerRecord['storage']): void {
+  if (storage === 'copy') return
+  throw new CtrError('INVALID_ARGUMENT', '--private-users needs a --copy container: the kernel cannot idmap an overlay mount, and ctr does not chown a shared base', {
+    hints: ['create it as a copy: ctr create debian NAME --copy --private-users'],
+  })
 }
 
 export function validateNetwork(mode: string): NetworkMode {

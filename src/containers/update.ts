@@ -11,7 +11,7 @@ import {getContainer, writeContainer, type ContainerRecord} from '../store/conta
 import {withLock} from '../store/lock.js'
 import {layout} from '../store/paths.js'
 import {requireRoot} from '../sys/privileges.js'
-import {limitsOf, validateNetwork} from './create.js'
+import {limitsOf, requireIdmappable, validateNetwork} from './create.js'
 
 export interface UpdateOptions {
   idleTimeoutSec?: number
@@ -21,6 +21,8 @@ export interface UpdateOptions {
   /** 0: no process limit. */
   pids?: number
   network?: string
+  /** true: a user namespace of its own from the next boot; false: the host's user IDs again. */
+  privateUsers?: boolean
 }
 
 export interface UpdateReport {
@@ -32,8 +34,8 @@ export interface UpdateReport {
 
 export async function updateContainer(root: string, name: string, options: UpdateOptions): Promise<UpdateReport> {
   requireRoot('ctr update')
-  if (options.idleTimeoutSec === undefined && options.profile === undefined && options.memoryBytes === undefined && options.pids === undefined && options.network === undefined) {
-    throw new CtrError('INVALID_ARGUMENT', 'nothing to change', {hints: ['give --idle-timeout SECONDS, --profile lean|full, --memory SIZE, --pids N or --network host|private']})
+  if (options.idleTimeoutSec === undefined && options.profile === undefined && options.memoryBytes === undefined && options.pids === undefined && options.network === undefined && options.privateUsers === undefined) {
+    throw new CtrError('INVALID_ARGUMENT', 'nothing to change', {hints: ['give --idle-timeout SECONDS, --profile lean|full, --memory SIZE, --pids N, --network host|private or --[no-]private-users']})
   }
   if (options.profile !== undefined) getProfile(options.profile)
   return withLock(layout(root).lockFile, async () => {
@@ -56,6 +58,12 @@ export async function updateContainer(root: string, name: string, options: Updat
       if (options.network === 'host') delete updated.network
       else updated.network = validateNetwork(options.network)
       changed.push('network')
+    }
+    if (options.privateUsers !== undefined && options.privateUsers !== (record.privateUsers ?? false)) {
+      if (options.privateUsers) requireIdmappable(record.storage)
+      if (options.privateUsers) updated.privateUsers = true
+      else delete updated.privateUsers
+      changed.push('private-users')
     }
     const limits = limitsOf(record.limits, options)
     if (JSON.stringify(limits.limits) !== JSON.stringify(record.limits)) {

@@ -16,6 +16,8 @@ export interface NspawnOptions {
   limits?: {memoryBytes?: number; pids?: number}
   /** private: loopback only; the exposed ports still come in as passed sockets. */
   network?: 'host' | 'private'
+  /** A user namespace of its own, the tree idmapped (never chowned: the base is shared). */
+  privateUsers?: boolean
   /** Extra arguments. */
   extra?: readonly string[]
 }
@@ -36,6 +38,7 @@ export function nspawnArgv(options: NspawnOptions): string[] {
   if (options.hostHasSystemd && options.limits?.memoryBytes) argv.push(`--property=MemoryMax=${options.limits.memoryBytes}`, '--property=MemorySwapMax=0')
   if (options.hostHasSystemd && options.limits?.pids) argv.push(`--property=TasksMax=${options.limits.pids}`)
   if (options.network === 'private') argv.push('--private-network')
+  if (options.privateUsers) argv.push('--private-users=pick', '--private-users-ownership=map')
   for (const [host, inside] of options.bindsReadOnly ?? []) argv.push(`--bind-ro=${bindPath(host)}:${bindPath(inside)}`)
   argv.push(...(options.extra ?? []))
   return argv

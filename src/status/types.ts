@@ -49,6 +49,8 @@ export interface ContainerStatus extends ContainerHistory {
   idleTimeoutSec: number
   /** host: the host's network; private: loopback only, its ports passed in (ctr create/update --network). */
   network?: 'host' | 'private'
+  /** true: a user namespace of its own (ctr create/update --private-users). */
+  privateUsers?: boolean
   /** Its limits (ctr create/update --memory, --pids), when it has any. */
   limits?: {memoryBytes?: number; pids?: number}
   /** Seconds left before idle shutdown, when running, idle and a timeout is set. */

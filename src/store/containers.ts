@@ -37,6 +37,12 @@ export interface ContainerRecord {
   network?: NetworkMode
   /** What the kernel enforces on the container's cgroup (--memory, --pids); unset: no limit. */
   limits?: {memoryBytes?: number; pids?: number}
+  /**
+   * true: a user namespace of its own (nspawn --private-users=pick): root inside is an unprivileged
+   * UID range on the host, picked at each boot, and the tree is seen through an idmapped mount
+   * (--private-users-ownership=map), so nothing on disk is chowned and the base stays shared.
+   */
+  privateUsers?: boolean
 }
 
 export type NetworkMode = 'host' | 'private'
@@ -141,6 +147,7 @@ export function checkRecord(name: string, text: string): ContainerRecord | strin
     if (!ok) return `ports[${i}] is not {port, service, address?}`
   }
   if (r.network !== undefined && !NETWORK_MODES.includes(r.network as NetworkMode)) return `network is ${describe(r.network)}, not ${NETWORK_MODES.map((m) => `"${m}"`).join(' or ')}`
+  if (r.privateUsers !== undefined && typeof r.privateUsers !== 'boolean') return `privateUsers is ${describe(r.privateUsers)}, not true or false`
   if (r.limits !== undefined) {
     const l = r.limits as {memoryBytes?: unknown; pids?: unknown} | null
     const whole = (v: unknown) => v === undefined || (Number.isSafeInteger(v) && (v as number) > 0)

@@ -49,9 +49,9 @@ export function formatPorts(c: ContainerStatus): string {
 }
 
 /** "listening (idle)": the state, and why it last stopped when it is not running; "broken (why)". */
-/** The container's network mode (host, private): what it shares with the host. */
+/** What the container shares with the host: its network mode (host, private), "+userns" with user IDs of its own. */
 export function formatIsolation(c: ContainerStatus): string {
-  return c.network ?? 'host'
+  return `${c.network ?? 'host'}${c.privateUsers ? '+userns' : ''}`
 }
 
 export function formatState(c: ContainerStatus): string {

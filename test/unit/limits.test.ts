@@ -52,4 +52,16 @@ describe('limits', () => {
     const {validateNetwork} = await import('../../src/containers/create.js')
     expect(() => validateNetwork('veth')).toThrow(/--network must be host or private/)
   })
+
+  it('--private-users is a picked range with the tree idmapped (never chowned); only a --copy may have it', async () => {
+    const argv = nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false, privateUsers: true})
+    expect(argv).toEqual(expect.arrayContaining(['--private-users=pick', '--private-users-ownership=map']))
+    expect(nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false}).some((a) => a.startsWith('--private-users'))).toBe(false)
+    const record = {name: 'a', distro: 'debian', release: 'bookworm', image: 'i', storage: 'copy', profile: 'lean', createdAt: 'now', ports: [], idleTimeoutSec: 0}
+    expect(checkRecord('a', JSON.stringify({...record, privateUsers: true}))).toMatchObject({privateUsers: true})
+    expect(checkRecord('a', JSON.stringify({...record, privateUsers: 'yes'}))).toMatch(/privateUsers/)
+    const {requireIdmappable} = await import('../../src/containers/create.js')
+    expect(() => requireIdmappable('copy')).not.toThrow()
+    expect(() => requireIdmappable('overlay')).toThrow(/needs a --copy container/)
+  })
 })
