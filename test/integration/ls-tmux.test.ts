@@ -49,9 +49,9 @@ describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real s
   })
 
   it('shows the held container listening and the other stopped, with the totals', async () => {
-    const {last} = await waitForScreen(/lsweb\s+debian bookworm\s+listening/)
-    expect(last).toMatch(new RegExp(`lsweb\\s+debian bookworm\\s+listening\\s+\\*:${port}/ssh\\s+0\\s+0\\s`))
-    expect(last).toMatch(/lsidle\s+debian bookworm\s+stopped/)
+    const {last} = await waitForScreen(/lsweb\s+debian bookworm\s+(?:host\s+)?listening/)
+    expect(last).toMatch(new RegExp(`lsweb\\s+debian bookworm\\s+(?:host\\s+)?listening\\s+\\*:${port}/ssh\\s+0\\s+0\\s`))
+    expect(last).toMatch(/lsidle\s+debian bookworm\s+(?:host\s+)?stopped/)
     expect(last).toContain('2 containers, 0 running, 1 held port')
     expect(last).not.toContain('activator down')
   })
@@ -123,7 +123,7 @@ describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real s
     await tmux('send-keys', '-t', SESSION, 'x')
     const {last} = await waitForScreen(/✓ lsweb stopped/, 60_000)
     expect(last).not.toContain('✗')
-    await waitForScreen(/lsweb\s+debian bookworm\s+stopped/, 10_000)
+    await waitForScreen(/lsweb\s+debian bookworm\s+(?:host\s+)?stopped/, 10_000)
   })
 
   it('shows a failing action in the view and keeps running', async () => {
@@ -136,12 +136,12 @@ describe.skipIf(reason)('ctr ls in a real terminal (tmux, real container, real s
     await waitForScreen(/✓ lsweb restarted/, 60_000)
     await waitForScreen(/lsweb\s.*running/, 10_000)
     await tmux('send-keys', '-t', SESSION, 'x')
-    await waitForScreen(/lsweb\s+debian bookworm\s+stopped/, 60_000)
+    await waitForScreen(/lsweb\s+debian bookworm\s+(?:host\s+)?stopped/, 60_000)
   })
 
   it('removes a container with d after asking', async () => {
     await tmux('send-keys', '-t', SESSION, 'Escape')
-    await waitForScreen(/^ {2}lsidle\s+debian bookworm\s+stopped/m, 10_000)
+    await waitForScreen(/^ {2}lsidle\s+debian bookworm\s+(?:host\s+)?stopped/m, 10_000)
     await tmux('send-keys', '-t', SESSION, 'k', 'd')
     await waitForScreen(/remove lsidle and its files\? \[y\/N\]/, 10_000)
     await tmux('send-keys', '-t', SESSION, 'y')

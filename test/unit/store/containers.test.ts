@@ -71,7 +71,7 @@ describe('a damaged container record', () => {
     expect(report.containers[1]).toMatchObject({ports: [], lastError: expect.stringMatching(/^invalid JSON/)})
     const table = formatTable(report, {now: 0})
     expect(table).toMatch(/^mid\s+host\s+broken \(invalid JSON: .+\)\s+-/m)
-    expect(table).toMatch(/^alpha\s+debian bookworm\s+stopped\s+\*:2222\/ssh/m)
+    expect(table).toMatch(/^alpha\s+debian bookworm\s+host\s+stopped\s+\*:2222\/ssh/m)
     // On a narrow terminal the reason is what gives way: STATE shrinks to "broken".
     expect(formatTable(report, {now: 0, width: 60})).toMatch(/^mid\s+broken\s+-/m)
     expect(formatNames(report)).toBe('alpha\nmid\nomega\n')
