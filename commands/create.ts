@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {CtrCommand} from '../src/cli/base-command.js'
-import {idleTimeoutFlag, memoryFlag, pidsFlag} from '../src/cli/flags.js'
+import {cpusFlag, idleTimeoutFlag, memoryFlag, pidsFlag} from '../src/cli/flags.js'
 import {createContainer, type CreateReport} from '../src/containers/create.js'
 import {parsePortSpec} from '../src/containers/ports.js'
 import type {ProgressView} from '../src/ui/progress-bar.js'
@@ -32,6 +32,7 @@ export default class Create extends CtrCommand {
     'private-users': Flags.boolean({description: 'user IDs of its own: root inside is an unprivileged UID range on the host (the tree is idmapped, not chowned; needs --copy)'}),
     memory: memoryFlag({description: 'memory limit, e.g. 256M or 2G (swap included); past it, the kernel OOM-kills inside the container only'}),
     pids: pidsFlag({description: 'most processes and threads at once'}),
+    cpus: cpusFlag({description: 'CPU time it may use, in CPUs (0.5: half of one; a CFS quota on its cgroup)'}),
     'ssh-port': Flags.string({description: 'expose sshd on [ADDRESS:]PORT from the start (as ctr expose PORT ssh)'}),
   }
 
@@ -57,6 +58,7 @@ export default class Create extends CtrCommand {
           network: flags.network as 'host' | 'private' | undefined,
           privateUsers: flags['private-users'],
           pids: flags.pids,
+          cpus: flags.cpus,
           ports: flags['ssh-port'] ? [{...parsePortSpec(flags['ssh-port']), service: 'ssh'}] : undefined,
         },
         {

@@ -42,6 +42,15 @@ export function rootCgroupId(root: string): string {
  */
 const V1_JOINED = new Set(['name=systemd', 'memory', 'pids', 'freezer'])
 
+/**
+ * The v1 cpu hierarchy ("cpu", or "cpu,cpuacct" where they are mounted together): joined only by a
+ * container with a CPU limit (--cpus), whose quota is set there (cpu.cfs_quota_us). The weight
+ * stays the default: a limited container is not meant to win from the host's processes.
+ */
+function isCpuKey(key: string): boolean {
+  return key.split(',').includes('cpu')
+}
+
 /** rootCgroupDirsByKey's answers: the hierarchies mounted and PID 1's place in them do not change. */
 const dirsByRoot = new Map<string, Map<string, string>>()
 
@@ -58,7 +67,7 @@ function findRootCgroupDirs(root: string): Map<string, string> {
   for (const mount of cgroupMounts()) {
     const key = hierarchyKey(mount)
     const base = own.get(key)
-    if (base === undefined || dirs.has(key) || (mount.version === 1 && !V1_JOINED.has(key))) continue
+    if (base === undefined || dirs.has(key) || (mount.version === 1 && !V1_JOINED.has(key) && !isCpuKey(key))) continue
     dirs.set(key, join(mount.mountPoint, base, 'ctr', rootCgroupId(root)))
   }
   return dirs
@@ -69,9 +78,14 @@ export function rootCgroupDirs(root: string): string[] {
   return [...rootCgroupDirsByKey(root).values()]
 }
 
-/** Container NAME's cgroup directory in every hierarchy. */
+/** Container NAME's cgroup directory in every hierarchy it may join (the cpu one only with a CPU limit). */
 export function containerCgroupDirs(root: string, name: string): string[] {
   return rootCgroupDirs(root).map((dir) => join(dir, name))
+}
+
+/** The directories a boot of NAME with LIMITS joins: the cpu hierarchy's only with a CPU limit. */
+function joinedCgroupDirs(root: string, name: string, limits: CgroupLimits | undefined): string[] {
+  return [...rootCgroupDirsByKey(root)].filter(([key]) => !isCpuKey(key) || limits?.cpus !== undefined).map(([, dir]) => join(dir, name))
 }
 
 /**
@@ -81,7 +95,7 @@ export function containerCgroupDirs(root: string, name: string): string[] {
  */
 export function limitCgroupDirs(root: string, name: string): string[] {
   return [...rootCgroupDirsByKey(root)]
-    .filter(([key]) => key === 'memory' || key === 'pids' || key === 'freezer')
+    .filter(([key]) => key === 'memory' || key === 'pids' || key === 'freezer' || isCpuKey(key))
     .map(([, dir]) => join(dir, name))
     .filter((dir) => existsSync(dir))
 }
@@ -89,7 +103,7 @@ export function limitCgroupDirs(root: string, name: string): string[] {
 /** Makes NAME's cgroups, with LIMITS; returns those made (one that cannot be made is left out, and said). */
 export function makeContainerCgroups(root: string, name: string, log: (message: string) => void, limits?: CgroupLimits): string[] {
   const made: string[] = []
-  for (const dir of containerCgroupDirs(root, name)) {
+  for (const dir of joinedCgroupDirs(root, name, limits)) {
     try {
       mkdirSync(dir, {recursive: true, mode: 0o755})
       made.push(dir)
@@ -156,12 +170,17 @@ export function removeContainerCgroups(root: string, name: string): boolean {
 export interface CgroupLimits {
   memoryBytes?: number
   pids?: number
+  /** CPUs' worth of time per period (0.5: half of one). */
+  cpus?: number
 }
+
+/** The CFS period the quota of a CPU limit is given in (the kernel's default, 100 ms). */
+const CPU_PERIOD_US = 100_000
 
 /**
  * Writes LIMITS into the container's cgroup DIRS (unset: no limit): memory.limit_in_bytes with
- * memory.memsw.limit_in_bytes (v1, so that swap is no way around it) or memory.max (v2), and
- * pids.max. Returns what could not be written, in words (a memory limit below what a running
+ * memory.memsw.limit_in_bytes (v1, so that swap is no way around it) or memory.max (v2),
+ * pids.max, and the CPU quota (cpu.cfs_quota_us in v1, cpu.max in v2). Returns what could not be written, in words (a memory limit below what a running
  * container uses now is refused by the kernel until it uses less).
  */
 export function applyCgroupLimits(dirs: readonly string[], limits: CgroupLimits | undefined): string[] {
@@ -177,6 +196,7 @@ export function applyCgroupLimits(dirs: readonly string[], limits: CgroupLimits 
   }
   const memory = limits?.memoryBytes
   const pids = limits?.pids
+  const cpus = limits?.cpus
   for (const dir of dirs) {
     // memsw is at least the memory limit at every step: lifted first, then set after it.
     write(dir, 'memory.memsw.limit_in_bytes', '-1')
@@ -185,6 +205,10 @@ export function applyCgroupLimits(dirs: readonly string[], limits: CgroupLimits 
     write(dir, 'memory.max', memory === undefined ? 'max' : String(memory))
     write(dir, 'memory.swap.max', memory === undefined ? 'max' : '0')
     write(dir, 'pids.max', pids === undefined ? 'max' : String(pids))
+    const quota = cpus === undefined ? undefined : Math.max(1000, Math.round(cpus * CPU_PERIOD_US))
+    write(dir, 'cpu.cfs_period_us', String(CPU_PERIOD_US))
+    write(dir, 'cpu.cfs_quota_us', quota === undefined ? '-1' : String(quota))
+    write(dir, 'cpu.max', `${quota ?? 'max'} ${CPU_PERIOD_US}`)
   }
   return failed
 }

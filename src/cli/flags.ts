@@ -5,6 +5,7 @@
  */
 import {Flags} from '@oclif/core'
 import {CtrError} from '../errors.js'
+import {MAX_CPUS} from '../store/containers.js'
 
 /**
  * The longest idle timeout: 30 days. The activator compares the quiet time with it at each check
@@ -65,6 +66,17 @@ export function parseMemory(input: string): number {
 export function parsePids(input: string): number {
   return parseWholeNumber(input, '--pids', {unit: 'processes', note: '0 = no limit; else at least 32, a booting systemd needs a few dozen', min: 0, max: 4194304})
 }
+
+/** --cpus: how many CPUs' worth of time the container may use (0.5: half of one); 0: no limit. */
+export function parseCpus(input: string): number {
+  const text = input.trim()
+  const cpus = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN
+  if (!Number.isFinite(cpus) || (cpus !== 0 && (cpus < 0.01 || cpus > MAX_CPUS))) throw invalid(`--cpus must be a number of CPUs such as 0.5 or 2 (0: no limit; at least 0.01, at most ${MAX_CPUS}), not '${input}'`)
+  return cpus
+}
+
+/** --cpus of create and update. */
+export const cpusFlag = Flags.custom<number>({helpValue: 'N', parse: async (input) => parseCpus(input)})
 
 /** --memory of create and update. */
 export const memoryFlag = Flags.custom<number>({helpValue: 'SIZE', parse: async (input) => parseMemory(input)})

@@ -40,6 +40,8 @@ export interface CreateOptions {
   memoryBytes?: number
   /** Process limit (0 or unset: none). */
   pids?: number
+  /** CPUs' worth of time (0.5: half of one). */
+  cpus?: number
   network?: NetworkMode
   /** A user namespace of its own (ContainerRecord.privateUsers). */
   privateUsers?: boolean
@@ -189,10 +191,11 @@ export function validateNetwork(mode: string): NetworkMode {
 }
 
 /** RECORD's limits with those OPTIONS set (0 removes one); absent when none is left. */
-export function limitsOf(limits: ContainerRecord['limits'], options: {memoryBytes?: number; pids?: number}): Pick<ContainerRecord, 'limits'> {
+export function limitsOf(limits: ContainerRecord['limits'], options: {memoryBytes?: number; pids?: number; cpus?: number}): Pick<ContainerRecord, 'limits'> {
   const next = {...limits}
   if (options.memoryBytes !== undefined) next.memoryBytes = options.memoryBytes || undefined
   if (options.pids !== undefined) next.pids = options.pids || undefined
+  if (options.cpus !== undefined) next.cpus = options.cpus || undefined
   const kept = Object.fromEntries(Object.entries(next).filter(([, v]) => v !== undefined))
   return Object.keys(kept).length > 0 ? {limits: kept} : {}
 }

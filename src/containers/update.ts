@@ -20,6 +20,8 @@ export interface UpdateOptions {
   memoryBytes?: number
   /** 0: no process limit. */
   pids?: number
+  /** 0: no CPU limit. */
+  cpus?: number
   network?: string
   /** true: a user namespace of its own from the next boot; false: the host's user IDs again. */
   privateUsers?: boolean
@@ -34,8 +36,8 @@ export interface UpdateReport {
 
 export async function updateContainer(root: string, name: string, options: UpdateOptions): Promise<UpdateReport> {
   requireRoot('ctr update')
-  if (options.idleTimeoutSec === undefined && options.profile === undefined && options.memoryBytes === undefined && options.pids === undefined && options.network === undefined && options.privateUsers === undefined) {
-    throw new CtrError('INVALID_ARGUMENT', 'nothing to change', {hints: ['give --idle-timeout SECONDS, --profile lean|full, --memory SIZE, --pids N, --network host|private or --[no-]private-users']})
+  if (options.idleTimeoutSec === undefined && options.profile === undefined && options.memoryBytes === undefined && options.pids === undefined && options.cpus === undefined && options.network === undefined && options.privateUsers === undefined) {
+    throw new CtrError('INVALID_ARGUMENT', 'nothing to change', {hints: ['give --idle-timeout SECONDS, --profile lean|full, --memory SIZE, --cpus N, --pids N, --network host|private or --[no-]private-users']})
   }
   if (options.profile !== undefined) getProfile(options.profile)
   return withLock(layout(root).lockFile, async () => {

@@ -13,7 +13,7 @@ export interface NspawnOptions {
   /** Host directories bound read-only into the tree: [host path, path inside]. */
   bindsReadOnly?: ReadonlyArray<readonly [string, string]>
   /** On a systemd host, set on the machine's scope (elsewhere ctr writes its own cgroups, activator/cgroups.ts). */
-  limits?: {memoryBytes?: number; pids?: number}
+  limits?: {memoryBytes?: number; pids?: number; cpus?: number}
   /** private: loopback only; the exposed ports still come in as passed sockets. */
   network?: 'host' | 'private'
   /** A user namespace of its own, the tree idmapped (never chowned: the base is shared). */
@@ -37,6 +37,7 @@ export function nspawnArgv(options: NspawnOptions): string[] {
   if (options.linkJournal ?? true) argv.push('--link-journal=try-guest')
   if (options.hostHasSystemd && options.limits?.memoryBytes) argv.push(`--property=MemoryMax=${options.limits.memoryBytes}`, '--property=MemorySwapMax=0')
   if (options.hostHasSystemd && options.limits?.pids) argv.push(`--property=TasksMax=${options.limits.pids}`)
+  if (options.hostHasSystemd && options.limits?.cpus) argv.push(`--property=CPUQuota=${Math.round(options.limits.cpus * 100)}%`)
   if (options.network === 'private') argv.push('--private-network')
   if (options.privateUsers) argv.push('--private-users=pick', '--private-users-ownership=map')
   for (const [host, inside] of options.bindsReadOnly ?? []) argv.push(`--bind-ro=${bindPath(host)}:${bindPath(inside)}`)

@@ -52,7 +52,7 @@ export interface ContainerStatus extends ContainerHistory {
   /** true: a user namespace of its own (ctr create/update --private-users). */
   privateUsers?: boolean
   /** Its limits (ctr create/update --memory, --pids), when it has any. */
-  limits?: {memoryBytes?: number; pids?: number}
+  limits?: {memoryBytes?: number; pids?: number; cpus?: number}
   /** Seconds left before idle shutdown, when running, idle and a timeout is set. */
   idleRemainingSec?: number
   /** pid of the systemd-nspawn process, when running. */

@@ -36,7 +36,7 @@ export interface ContainerRecord {
   /** `private`: a network namespace of its own with loopback only (nspawn --private-network); unset: the host's. */
   network?: NetworkMode
   /** What the kernel enforces on the container's cgroup (--memory, --pids); unset: no limit. */
-  limits?: {memoryBytes?: number; pids?: number}
+  limits?: {memoryBytes?: number; pids?: number; cpus?: number}
   /**
    * true: a user namespace of its own (nspawn --private-users=pick): root inside is an unprivileged
    * UID range on the host, picked at each boot, and the tree is seen through an idmapped mount
@@ -46,6 +46,8 @@ export interface ContainerRecord {
 }
 
 export type NetworkMode = 'host' | 'private'
+/** The most CPUs a --cpus limit may name. */
+export const MAX_CPUS = 1024
 export const NETWORK_MODES: readonly NetworkMode[] = ['host', 'private']
 
 export interface ServiceSettings {
@@ -149,9 +151,10 @@ export function checkRecord(name: string, text: string): ContainerRecord | strin
   if (r.network !== undefined && !NETWORK_MODES.includes(r.network as NetworkMode)) return `network is ${describe(r.network)}, not ${NETWORK_MODES.map((m) => `"${m}"`).join(' or ')}`
   if (r.privateUsers !== undefined && typeof r.privateUsers !== 'boolean') return `privateUsers is ${describe(r.privateUsers)}, not true or false`
   if (r.limits !== undefined) {
-    const l = r.limits as {memoryBytes?: unknown; pids?: unknown} | null
+    const l = r.limits as {memoryBytes?: unknown; pids?: unknown; cpus?: unknown} | null
     const whole = (v: unknown) => v === undefined || (Number.isSafeInteger(v) && (v as number) > 0)
     if (typeof l !== 'object' || l === null || Array.isArray(l) || !whole(l.memoryBytes) || !whole(l.pids)) return 'limits is not {memoryBytes?, pids?} of whole numbers'
+    if (l.cpus !== undefined && !(typeof l.cpus === 'number' && Number.isFinite(l.cpus) && l.cpus > 0 && l.cpus <= MAX_CPUS)) return `limits.cpus is ${describe(l.cpus)}, not a number of CPUs above 0`
   }
   if (r.services !== undefined) {
     if (typeof r.services !== 'object' || r.services === null || Array.isArray(r.services)) return `services is ${describe(r.services)}, not an object`

@@ -27,7 +27,7 @@ export function statusFacts(c: ContainerStatus, now: number): Array<[string, str
   if (c.pid !== undefined) facts.push(['pid', String(c.pid)])
   const usage = [
     c.memoryBytes === undefined ? undefined : `memory ${formatBytes(c.memoryBytes)}${c.limits?.memoryBytes ? ` of ${formatBytes(c.limits.memoryBytes)}` : ''}`,
-    c.cpuSec === undefined ? undefined : `CPU ${formatMs(c.cpuSec * 1000)}`,
+    c.cpuSec === undefined ? undefined : `CPU ${formatMs(c.cpuSec * 1000)}${c.limits?.cpus ? ` (at most ${c.limits.cpus} CPUs)` : ''}`,
     c.tasks === undefined ? undefined : `${c.tasks} tasks${c.limits?.pids ? ` of ${c.limits.pids}` : ''}`,
   ].filter((part) => part !== undefined)
   if (usage.length > 0) facts.push(['uses', usage.join(', ')])

@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     density: async (r, l) => (await import('./scale.js')).benchDensity(r, l),
     restart: async (r, l) => (await import('./restart.js')).benchRestart(r, l),
     services: async (r, l) => (await import('./services.js')).benchServices(r, l),
+    isolation: async (r, l) => (await import('./isolation.js')).benchIsolation(r, l),
   }
   try {
     for (const [name, section] of Object.entries(sections)) {

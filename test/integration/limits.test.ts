@@ -1,8 +1,8 @@
 /**
  * Limits on a container's cgroup, enforced by the kernel (real nspawn): past its memory limit a
  * process inside is OOM-killed in that container only, while the container, the host and another
- * container go on; its process limit is its cgroup's pids.max; `ctr update` changes a running
- * container's limits at once.
+ * container go on; its process limit is its cgroup's pids.max; its CPU limit a CFS quota that
+ * holds two busy loops to half a CPU; `ctr update` changes a running container's limits at once.
  */
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -26,7 +26,7 @@ describe.skipIf(reason)('memory and process limits on a container (real nspawn, 
   let root: string
   let activator: RunningActivator | undefined
   const log: string[] = []
-  const [PORT_A, PORT_B] = freePorts(2, 25500, 11)
+  const [PORT_A, PORT_B, PORT_C] = freePorts(3, 25500, 11)
   const MEMORY = 64 * 1024 * 1024
   /** The container's cgroup file in the v1 hierarchy of CONTROLLER (or the unified one). */
   const cgroupFile = (name: string, controller: string, file: string): string => {
@@ -38,9 +38,10 @@ describe.skipIf(reason)('memory and process limits on a container (real nspawn, 
     root = await makeTestRoot()
     await createContainer(root, {distro: 'debian', name: 'lim', sshKeyFiles: [], idleTimeoutSec: 0, memoryBytes: MEMORY, pids: 64, ports: [{port: PORT_A, service: 'ssh'}]})
     await createContainer(root, {distro: 'debian', name: 'free', sshKeyFiles: [], idleTimeoutSec: 0, ports: [{port: PORT_B, service: 'ssh'}]})
+    await createContainer(root, {distro: 'debian', name: 'halfcpu', sshKeyFiles: [], idleTimeoutSec: 0, cpus: 0.5, ports: [{port: PORT_C, service: 'ssh'}]})
     activator = await startActivator({root, log: (m) => log.push(`${new Date().toISOString()} ${m}`)})
-    const started = await startContainers(root, ['lim', 'free'], {now: true})
-    expect(started.items.map((i) => i.error)).toEqual([undefined, undefined])
+    const started = await startContainers(root, ['lim', 'free', 'halfcpu'], {now: true})
+    expect(started.items.map((i) => i.error)).toEqual([undefined, undefined, undefined])
   })
 
   afterAll(() => tearDown({activator, root, log}))
@@ -76,6 +77,26 @@ describe.skipIf(reason)('memory and process limits on a container (real nspawn, 
     const forks = await ctr(root, ['shell', 'lim', '--', 'sh', '-c', 'i=0; while [ $i -lt 100 ]; do sleep 5 </dev/null >/dev/null 2>&1 & i=$((i+1)); done; kill $(jobs -p) 2>/dev/null; true'])
     expect(`${forks.stdout}\n${forks.stderr}`).toMatch(/fork|Resource temporarily unavailable|Cannot fork/i)
     expect(Number(cgroupFile('lim', 'pids', 'pids.current'))).toBeLessThanOrEqual(64)
+  })
+
+  it('--cpus 0.5: two busy loops inside get half a CPU between them (a CFS quota on its cgroup), and ctr update changes it at once', async () => {
+    const cpuDir = (name: string) => containerCgroupDirs(root, name).find((d) => /\/cpu(,cpuacct)?\//.test(d))!
+    expect(readFileSync(join(cpuDir('halfcpu'), 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('50000')
+    // A container without a CPU limit stays out of the cpu hierarchy.
+    expect(() => readFileSync(join(cpuDir('free'), 'cpu.cfs_quota_us'))).toThrow()
+    // bash's `times`: the CPU time of its children, two loops of 2 s each (4 s on two free cores).
+    const busy = await ctr(root, ['shell', 'halfcpu', '--', 'bash', '-c', '(timeout 2 sh -c "while :; do :; done" & timeout 2 sh -c "while :; do :; done" & wait); times'])
+    const [user, system] = busy.stdout.trim().split('\n').at(-1)!.split(/\s+/).map((t) => {
+      const m = /^(\d+)m([\d.]+)s$/.exec(t)!
+      return Number(m[1]) * 60 + Number(m[2])
+    })
+    console.log(`halfcpu: two 2 s busy loops used ${(user + system).toFixed(2)} s of CPU`)
+    expect(user + system).toBeLessThan(1.3)
+    expect(user + system).toBeGreaterThan(0.5)
+    expect(readFileSync(join(cpuDir('halfcpu'), 'cpu.stat'), 'utf8')).toMatch(/^nr_throttled [1-9]/m)
+    await updateContainer(root, 'halfcpu', {cpus: 1.5})
+    expect(readFileSync(join(cpuDir('halfcpu'), 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('150000')
+    expect((await getContainerStatus(root, 'halfcpu'))?.limits).toEqual({cpus: 1.5})
   })
 
   it('ctr update changes a running container\'s limits at once, and 0 lifts them', async () => {

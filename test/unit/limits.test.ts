@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {parseMemory, pidsFlag} from '../../src/cli/flags.js'
+import {parseCpus, parseMemory, pidsFlag} from '../../src/cli/flags.js'
 import {limitsOf} from '../../src/containers/create.js'
 import {checkRecord} from '../../src/store/containers.js'
 import {nspawnArgv} from '../../src/nspawn/argv.js'
@@ -35,6 +35,17 @@ describe('limits', () => {
     expect(checkRecord('a', JSON.stringify({...record, limits: {memoryBytes: 1 << 26}}))).toMatchObject({limits: {memoryBytes: 1 << 26}})
     expect(checkRecord('a', JSON.stringify({...record, limits: {pids: -1}}))).toMatch(/limits/)
     expect(checkRecord('a', JSON.stringify({...record, limits: {memoryBytes: '1G'}}))).toMatch(/limits/)
+  })
+
+  it('--cpus takes a number of CPUs (0: none) and is a CFS quota; nonsense is one clear line', () => {
+    expect(parseCpus('0.5')).toBe(0.5)
+    expect(parseCpus('2')).toBe(2)
+    expect(parseCpus('0')).toBe(0)
+    for (const bad of ['-1', 'half', '0.001', '1e3', '2000']) expect(() => parseCpus(bad), bad).toThrow(/--cpus must be a number of CPUs/)
+    expect(nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: true, limits: {cpus: 1.5}})).toContain('--property=CPUQuota=150%')
+    const record = {name: 'a', distro: 'debian', release: 'bookworm', image: 'i', storage: 'overlay', profile: 'lean', createdAt: 'now', ports: [], idleTimeoutSec: 0}
+    expect(checkRecord('a', JSON.stringify({...record, limits: {cpus: 0.5}}))).toMatchObject({limits: {cpus: 0.5}})
+    expect(checkRecord('a', JSON.stringify({...record, limits: {cpus: -1}}))).toMatch(/limits.cpus/)
   })
 
   it("on a systemd host the limits are the machine scope's properties", () => {
