@@ -21,7 +21,7 @@ export default class Update extends CtrCommand {
   static flags = {
     'idle-timeout': idleTimeoutFlag({description: 'seconds without a connection before an orderly poweroff (0 = never, at most 30 days)'}),
     profile: Flags.string({description: 'boot profile: lean or full (takes effect at the next boot)'}),
-    network: Flags.string({description: 'host or private (loopback only; from the next boot)', options: ['host', 'private']}),
+    network: Flags.string({description: 'host, private (loopback only) or veth (an address of its own, NAT out); from the next boot', options: ['host', 'private', 'veth']}),
     'private-users': Flags.boolean({description: 'user IDs of its own (root inside unprivileged on the host), or --no-private-users for the host\'s; from the next boot', allowNo: true}),
     memory: memoryFlag({description: 'memory limit, e.g. 256M or 2G (swap included; 0 = none); past it, the kernel OOM-kills inside the container only'}),
     pids: pidsFlag({description: 'most processes and threads at once (0 = none)'}),
@@ -35,7 +35,7 @@ export default class Update extends CtrCommand {
     this.say(
       report.changed.length === 0
         ? `${c.name}: nothing changed`
-        : `${c.name}: idle timeout ${c.idleTimeoutSec > 0 ? `${c.idleTimeoutSec} s` : 'off'}, profile ${c.profile}${report.changed.includes('profile') ? ' (from the next boot)' : ''}, memory ${c.limits?.memoryBytes ? formatBytes(c.limits.memoryBytes) : 'unlimited'}, pids ${c.limits?.pids ?? 'unlimited'}, cpus ${c.limits?.cpus ?? 'unlimited'}, network ${c.network ?? 'host'}${report.changed.includes('network') ? ' (from the next boot)' : ''}, user IDs ${c.privateUsers ? 'its own' : 'the host\'s'}${report.changed.includes('private-users') ? ' (from the next boot)' : ''}`,
+        : `${c.name}: idle timeout ${c.idleTimeoutSec > 0 ? `${c.idleTimeoutSec} s` : 'off'}, profile ${c.profile}${report.changed.includes('profile') ? ' (from the next boot)' : ''}, memory ${c.limits?.memoryBytes ? formatBytes(c.limits.memoryBytes) : 'unlimited'}, pids ${c.limits?.pids ?? 'unlimited'}, cpus ${c.limits?.cpus ?? 'unlimited'}, network ${c.network ?? 'host'}${c.address ? ` ${c.address}` : ''}${report.changed.includes('network') ? ' (from the next boot)' : ''}, user IDs ${c.privateUsers ? 'its own' : 'the host\'s'}${report.changed.includes('private-users') ? ' (from the next boot)' : ''}`,
     )
     return report
   }

@@ -24,6 +24,9 @@ export const PACKAGE_OF: Record<string, string> = {
   'systemd-socket-activate': 'systemd',
   nsenter: 'util-linux',
   setpriv: 'util-linux',
+  ip: 'iproute2',
+  nft: 'nftables',
+  sysctl: 'procps',
 }
 
 export interface RunOptions {

@@ -22,6 +22,7 @@ import {instancesOn, killInits} from './instances.js'
 import type {HeldSocketRef} from './socket-holder.js'
 import {containerLeader, establishedByPort, processName, processTree, residentBytes, type TcpRow} from './proc.js'
 import {Poweroff} from './poweroff.js'
+import {hostIfname, setUpVeth} from '../network/veth.js'
 import {consoleLog} from './protocol.js'
 import {spawnNspawn, type SpawnDeps, type SpawnedContainer} from './spawn-nspawn.js'
 import {afterExit, describeExit, rebootLoopMessage, type RebootPolicy, type StopRequest} from './transitions.js'
@@ -202,7 +203,7 @@ export class HeldContainer {
       return
     }
     const binds = serviceBinds(this.record, (service) => findService(service)?.docroot)
-    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds, limits: this.record.limits, network: this.record.network, privateUsers: this.record.privateUsers})
+    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds, limits: this.record.limits, network: this.record.network, vethIfname: this.record.network === 'veth' ? hostIfname(this.ctx.root, this.name) : undefined, privateUsers: this.record.privateUsers})
     // A cgroup of its own (cgroups.ts); on a systemd host, registration makes its scope instead.
     const cgroups = this.ctx.hostHasSystemd ? [] : makeContainerCgroups(this.ctx.root, this.name, this.ctx.log, this.record.limits)
     let spawned: SpawnedContainer
@@ -228,6 +229,7 @@ export class HeldContainer {
     this.ctx.log(`${this.name}: booting (pid ${spawned.pid}, nspawn spawned ${spawnedMs} ms after the ${triggerFd !== undefined ? 'connection' : 'request'})`)
     if (spawned.pid < 0) return
     this.pid = spawned.pid
+    if (this.record.network === 'veth' && this.record.address) void this.setUpNetwork(this.record.address)
     if (triggerFd === undefined) {
       this.state = 'running'
       return
@@ -439,6 +441,26 @@ export class HeldContainer {
     }
   }
 
+  /**
+   * A veth container's two ends, once its PID 1 runs (the pair exists by then): off the wake path,
+   * which needs no veth (its connections come in as passed sockets). A failure is logged and left
+   * in lastError: it serves its ports all the same, only its own address does not answer.
+   */
+  private async setUpNetwork(address: string): Promise<void> {
+    const pid = this.pid
+    try {
+      await this.waitRunning(60_000)
+      const leader = this.leaderPid()
+      if (this.pid !== pid || leader === undefined) return
+      await setUpVeth(this.ctx.root, this.name, leader, address)
+      this.ctx.log(`${this.name}: veth ${hostIfname(this.ctx.root, this.name)} up, ${address} inside`)
+    } catch (error) {
+      if (this.pid !== pid) return
+      this.history.lastError = `its veth could not be set up: ${error instanceof Error ? error.message : String(error)}`
+      this.ctx.log(`${this.name}: ${this.history.lastError}`)
+    }
+  }
+
   private async killLeftovers(): Promise<void> {
     const {inits} = instancesOn(containerPaths(this.ctx.root, this.name).rootfs)
     if (inits.length > 0) {
@@ -514,6 +536,7 @@ export class HeldContainer {
       idleTimeoutSec: this.record.idleTimeoutSec,
       ...(this.record.limits ? {limits: this.record.limits} : {}),
       network: this.record.network ?? 'host',
+      ...(this.record.address ? {address: this.record.address} : {}),
       ...(this.record.privateUsers ? {privateUsers: true} : {}),
     }
     if (up && this.pid !== undefined) {

@@ -15,7 +15,8 @@ import {ensurePackageLayer} from '../rootfs/layers.js'
 import {mountRootfs, unmountRootfs} from '../rootfs/mount.js'
 import {DEFAULT_PROFILE, getProfile} from '../rootfs/profiles.js'
 import {getService} from '../units/services.js'
-import {NETWORK_MODES, type ContainerRecord, type Exposure, type NetworkMode, listContainerEntries, readContainer, writeContainer} from '../store/containers.js'
+import {NETWORK_MODES, type ContainerRecord, type Exposure, type NetworkMode, listContainerEntries, listContainers, readContainer, writeContainer} from '../store/containers.js'
+import {allocateAddress} from '../network/veth.js'
 import {withLock} from '../store/lock.js'
 import {containerPaths, imagePaths, layout} from '../store/paths.js'
 import {freeSpace, isNoSpace, isSpaceReport, noSpace, requireSpace} from '../store/space.js'
@@ -80,6 +81,7 @@ export async function createContainer(root: string, options: CreateOptions, hook
   if (options.mirror !== undefined) validateMirror(options.mirror)
   const profile = getProfile(options.profile ?? DEFAULT_PROFILE).name
   if (options.privateUsers) requireIdmappable(options.copy ? 'copy' : 'overlay')
+  if (options.network === 'veth') requireVethPrograms()
   for (const e of options.ports ?? []) getService(e.service)
   requireRoot('ctr create')
   requireProgram('systemd-nspawn')
@@ -125,6 +127,7 @@ export async function createContainer(root: string, options: CreateOptions, hook
       idleTimeoutSec: options.idleTimeoutSec ?? 0,
       ...limitsOf(undefined, options),
       ...(options.network && options.network !== 'host' ? {network: validateNetwork(options.network)} : {}),
+      ...(options.network === 'veth' ? {address: await freeVethAddress(root)} : {}),
       ...(options.privateUsers ? {privateUsers: true} : {}),
     }
     try {
@@ -184,10 +187,21 @@ export function requireIdmappable(storage: ContainerRecord['storage']): void {
 export function validateNetwork(mode: string): NetworkMode {
   if (!NETWORK_MODES.includes(mode as NetworkMode)) {
     throw new CtrError('INVALID_ARGUMENT', `--network must be ${NETWORK_MODES.join(' or ')}, not ${JSON.stringify(mode)}`, {
-      hints: ['host: the host\'s network; private: loopback only, the exposed ports still served'],
+      hints: ['host: the host\'s network; private: loopback only, the exposed ports still served; veth: an address of its own, out through NAT'],
     })
   }
   return mode as NetworkMode
+}
+
+/** What a veth container's boots run on the host (src/network/veth.ts): checked when one is made. */
+export function requireVethPrograms(): void {
+  for (const program of ['ip', 'nft', 'sysctl', 'nsenter']) requireProgram(program)
+}
+
+/** The lowest veth address no container of ROOT has (under the root's lock). */
+export async function freeVethAddress(root: string): Promise<string> {
+  const taken = (await listContainers(root)).flatMap((r) => (r.address ? [r.address] : []))
+  return allocateAddress(taken)
 }
 
 /** RECORD's limits with those OPTIONS set (0 removes one); absent when none is left. */

@@ -16,7 +16,8 @@ import {removeContainerCgroups} from '../activator/cgroups.js'
 import {sessionsDir} from '../activator/sessions.js'
 import {CtrError, errnoCode, isCtrError} from '../errors.js'
 import {unmountRootfs, unmountUnder} from '../rootfs/mount.js'
-import {getContainer, readContainerEntry} from '../store/containers.js'
+import {getContainer, isBroken, readContainerEntry} from '../store/containers.js'
+import {releaseVeth} from '../network/veth.js'
 import {withLock} from '../store/lock.js'
 import {assertUnderRoot, containerPaths, layout} from '../store/paths.js'
 import {requireRoot} from '../sys/privileges.js'
@@ -51,7 +52,8 @@ export async function removeContainer(root: string, name: string): Promise<void>
   const hidden = await withLock(layout(root).lockFile, async () => {
     await removeStaleRemovals(root)
     // Whole or broken, it goes; no record at all is NOT_FOUND (with the names there are).
-    if (!(await readContainerEntry(root, name))) await getContainer(root, name)
+    const entry = await readContainerEntry(root, name)
+    if (!entry) await getContainer(root, name)
     const paths = containerPaths(root, name)
     const pids = await nspawnPidsFor(paths.rootfs)
     if (pids.length > 0) {
@@ -70,6 +72,9 @@ export async function removeContainer(root: string, name: string): Promise<void>
     await rm(sessionsDir(root, name), {recursive: true, force: true})
     // Its cgroups, if a killed activator left them (empty ones only: nothing of it runs now).
     removeContainerCgroups(root, name)
+    // Its veth address is free again: out of the NAT set (a next container may get it).
+    const address = entry && !isBroken(entry) ? entry.record.address : undefined
+    if (address) await releaseVeth(root, address)
     return hiddenDir
   })
   // Out of everyone's sight and let go of: deleting it needs the lock no more.

@@ -11,7 +11,7 @@ import {getContainer, writeContainer, type ContainerRecord} from '../store/conta
 import {withLock} from '../store/lock.js'
 import {layout} from '../store/paths.js'
 import {requireRoot} from '../sys/privileges.js'
-import {limitsOf, requireIdmappable, validateNetwork} from './create.js'
+import {freeVethAddress, limitsOf, requireIdmappable, requireVethPrograms, validateNetwork} from './create.js'
 
 export interface UpdateOptions {
   idleTimeoutSec?: number
@@ -59,6 +59,11 @@ export async function updateContainer(root: string, name: string, options: Updat
     if (options.network !== undefined && validateNetwork(options.network) !== (record.network ?? 'host')) {
       if (options.network === 'host') delete updated.network
       else updated.network = validateNetwork(options.network)
+      if (updated.network === 'veth') {
+        requireVethPrograms()
+        updated.address = await freeVethAddress(root)
+      }
+      else delete updated.address
       changed.push('network')
     }
     if (options.privateUsers !== undefined && options.privateUsers !== (record.privateUsers ?? false)) {

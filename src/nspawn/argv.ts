@@ -2,6 +2,7 @@
  * Pure argv for systemd-nspawn. See systemd-nspawn(1).
  */
 import {existsSync} from 'node:fs'
+import {vethNspawnArgs} from '../network/veth.js'
 
 export interface NspawnOptions {
   tree: string
@@ -15,7 +16,9 @@ export interface NspawnOptions {
   /** On a systemd host, set on the machine's scope (elsewhere ctr writes its own cgroups, activator/cgroups.ts). */
   limits?: {memoryBytes?: number; pids?: number; cpus?: number}
   /** private: loopback only; the exposed ports still come in as passed sockets. */
-  network?: 'host' | 'private'
+  network?: 'host' | 'private' | 'veth'
+  /** With network veth: the host's end of its pair (src/network/veth.ts hostIfname). */
+  vethIfname?: string
   /** A user namespace of its own, the tree idmapped (never chowned: the base is shared). */
   privateUsers?: boolean
   /** Extra arguments. */
@@ -39,6 +42,7 @@ export function nspawnArgv(options: NspawnOptions): string[] {
   if (options.hostHasSystemd && options.limits?.pids) argv.push(`--property=TasksMax=${options.limits.pids}`)
   if (options.hostHasSystemd && options.limits?.cpus) argv.push(`--property=CPUQuota=${Math.round(options.limits.cpus * 100)}%`)
   if (options.network === 'private') argv.push('--private-network')
+  if (options.network === 'veth' && options.vethIfname) argv.push(...vethNspawnArgs(options.vethIfname))
   if (options.privateUsers) argv.push('--private-users=pick', '--private-users-ownership=map')
   for (const [host, inside] of options.bindsReadOnly ?? []) argv.push(`--bind-ro=${bindPath(host)}:${bindPath(inside)}`)
   argv.push(...(options.extra ?? []))

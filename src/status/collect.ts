@@ -25,6 +25,7 @@ export function storeStatus(record: ContainerRecord): ContainerStatus {
     idleTimeoutSec: record.idleTimeoutSec,
     ...(record.limits ? {limits: record.limits} : {}),
     network: record.network ?? 'host',
+    ...(record.address ? {address: record.address} : {}),
     ...(record.privateUsers ? {privateUsers: true} : {}),
   }
 }

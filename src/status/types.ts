@@ -48,7 +48,9 @@ export interface ContainerStatus extends ContainerHistory {
   tasks?: number
   idleTimeoutSec: number
   /** host: the host's network; private: loopback only, its ports passed in (ctr create/update --network). */
-  network?: 'host' | 'private'
+  network?: 'host' | 'private' | 'veth'
+  /** With network veth: its address. */
+  address?: string
   /** true: a user namespace of its own (ctr create/update --private-users). */
   privateUsers?: boolean
   /** Its limits (ctr create/update --memory, --pids), when it has any. */

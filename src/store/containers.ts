@@ -35,6 +35,8 @@ export interface ContainerRecord {
   services?: Record<string, ServiceSettings>
   /** `private`: a network namespace of its own with loopback only (nspawn --private-network); unset: the host's. */
   network?: NetworkMode
+  /** With network veth: its address (src/network/veth.ts), the second of its /30; kept across boots and host reboots. */
+  address?: string
   /** What the kernel enforces on the container's cgroup (--memory, --pids); unset: no limit. */
   limits?: {memoryBytes?: number; pids?: number; cpus?: number}
   /**
@@ -45,10 +47,10 @@ export interface ContainerRecord {
   privateUsers?: boolean
 }
 
-export type NetworkMode = 'host' | 'private'
+export type NetworkMode = 'host' | 'private' | 'veth'
 /** The most CPUs a --cpus limit may name. */
 export const MAX_CPUS = 1024
-export const NETWORK_MODES: readonly NetworkMode[] = ['host', 'private']
+export const NETWORK_MODES: readonly NetworkMode[] = ['host', 'private', 'veth']
 
 export interface ServiceSettings {
   /** Absolute host directory, bound read-only at the recipe's docroot at every boot. */
@@ -149,6 +151,8 @@ export function checkRecord(name: string, text: string): ContainerRecord | strin
     if (!ok) return `ports[${i}] is not {port, service, address?}`
   }
   if (r.network !== undefined && !NETWORK_MODES.includes(r.network as NetworkMode)) return `network is ${describe(r.network)}, not ${NETWORK_MODES.map((m) => `"${m}"`).join(' or ')}`
+  if (r.network === 'veth' && !(typeof r.address === 'string' && /^\d{1,3}(\.\d{1,3}){3}$/.test(r.address))) return `address is ${describe(r.address)}, not the IPv4 address a veth container needs`
+  if (r.network !== 'veth' && r.address !== undefined) return 'address is set, but network is not veth'
   if (r.privateUsers !== undefined && typeof r.privateUsers !== 'boolean') return `privateUsers is ${describe(r.privateUsers)}, not true or false`
   if (r.limits !== undefined) {
     const l = r.limits as {memoryBytes?: unknown; pids?: unknown; cpus?: unknown} | null

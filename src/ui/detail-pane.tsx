@@ -31,7 +31,7 @@ export function statusFacts(c: ContainerStatus, now: number): Array<[string, str
     c.tasks === undefined ? undefined : `${c.tasks} tasks${c.limits?.pids ? ` of ${c.limits.pids}` : ''}`,
   ].filter((part) => part !== undefined)
   if (usage.length > 0) facts.push(['uses', usage.join(', ')])
-  facts.push(['network', formatIsolation(c)])
+  facts.push(['network', `${formatIsolation(c)}${c.address ? `, ${c.address}` : ''}`])
   return facts
 }
 

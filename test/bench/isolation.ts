@@ -5,11 +5,13 @@
  * shows it, a second after the wake) for
  * - host: an overlay container on the host's network and user IDs (the reference);
  * - private: the same with --network private (loopback only);
+ * - veth: the same with --network veth (an address of its own, NAT out; its setup is timed too);
  * - copy: a --copy container on the host's network and user IDs (the reference for the next one:
  *   --private-users needs a copy, and a copy's boot reads another tree than an overlay's);
  * - private-users: a --copy container with --private-users.
  * Target: each isolating mode's cold wake at most 1.1x its reference's.
  */
+import {readFileSync, writeFileSync} from 'node:fs'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {callActivator, ensureActivator} from '../../src/activator/client.js'
 import {createContainer, type CreateOptions} from '../../src/containers/create.js'
@@ -27,9 +29,12 @@ interface Mode {
 const MODES: Mode[] = [
   {name: 'host', options: {}},
   {name: 'private', reference: 'host', options: {network: 'private'}},
+  {name: 'veth', reference: 'host', options: {network: 'veth'}},
   {name: 'copy', options: {copy: true}},
   {name: 'private-users', reference: 'copy', options: {copy: true, privateUsers: true}},
 ]
+
+const FORWARD = '/proc/sys/net/ipv4/ip_forward'
 
 /** Both are held this long before the cold connection, as a sleeping container's port is. */
 const HELD_MS = 300
@@ -49,6 +54,8 @@ export async function benchIsolation(root: string, log: (line: string) => void):
   for (const [i, mode] of MODES.entries()) {
     await createContainer(root, {distro: 'debian', name: `iso-${mode.name}`, idleTimeoutSec: 0, ports: [{port: first + i, service: 'ssh', address: '127.0.0.1'}], ...mode.options})
   }
+  // A veth boot turns forwarding on (src/network/veth.ts): the bench puts it back as it was.
+  const forwardBefore = readFileSync(FORWARD, 'utf8')
   const activatorPid = (await ensureActivator(root)).pid
   const cold = new Map<string, number[]>(MODES.map((m) => [m.name, []]))
   const memory = new Map<string, number[]>(MODES.map((m) => [m.name, []]))
@@ -83,6 +90,7 @@ export async function benchIsolation(root: string, log: (line: string) => void):
     }
   } finally {
     await terminate([activatorPid], 30_000)
+    writeFileSync(FORWARD, forwardBefore)
   }
   const modes: IsolationBench['modes'] = {}
   const targets: Record<string, boolean> = {}

@@ -15,6 +15,7 @@ import {instancesOn, killInits} from '../../src/activator/instances.js'
 import {scanProcesses} from '../../src/activator/proc.js'
 import {holdersIn} from '../../src/activator/socket-holder.js'
 import {removeRootCgroups} from '../../src/activator/cgroups.js'
+import {removeNatTable} from '../../src/network/veth.js'
 import {signal, terminate} from '../../src/sys/process.js'
 
 export async function destroyRoot(root: string): Promise<void> {
@@ -34,6 +35,8 @@ export async function destroyRoot(root: string): Promise<void> {
   await unmountUnder(root)
   // A cgroup goes once its last process has exited, which may take the kernel a moment.
   for (let tries = 0; tries < 20 && !removeRootCgroups(root); tries++) await sleep(100)
+  // The nftables table of its veth containers, if one was made (nothing when there is none).
+  await removeNatTable(root)
   await rm(root, {recursive: true, force: true})
 }
 

@@ -61,7 +61,8 @@ describe('limits', () => {
     expect(checkRecord('a', JSON.stringify({...record, network: 'private'}))).toMatchObject({network: 'private'})
     expect(checkRecord('a', JSON.stringify({...record, network: 'bridge'}))).toMatch(/network/)
     const {validateNetwork} = await import('../../src/containers/create.js')
-    expect(() => validateNetwork('veth')).toThrow(/--network must be host or private/)
+    expect(() => validateNetwork('bridge')).toThrow(/--network must be host or private or veth/)
+    expect(validateNetwork('veth')).toBe('veth')
   })
 
   it('--private-users is a picked range with the tree idmapped (never chowned); only a --copy may have it', async () => {

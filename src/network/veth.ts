@@ -1,0 +1,160 @@
+/**
+ * --network veth: a container gets an address of its own on a veth pair (nspawn
+ * --network-veth-extra), and reaches out through the host with NAT; nothing outside reaches it but
+ * through its exposed ports (the passed sockets, which do not need the veth at all). On a host
+ * without systemd-networkd, ctr sets up both ends itself with the host's own `ip` (inside: in the
+ * container's network namespace only, nothing of its tree runs) and one nftables table per state
+ * root.
+ *
+ * Addresses: each container a /30 of the range (CTR_VETH_RANGE, 10.213.0.0/16 by default): the
+ * host's end is its first address, the container's the second. It is allocated at create or update
+ * (the lowest /30 no other container of the root has), kept in the record, so it is the same at
+ * every boot and after a host reboot, and free again once the container is removed.
+ */
+import {createHash} from 'node:crypto'
+import {existsSync} from 'node:fs'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {resolve} from 'node:path'
+import {CtrError} from '../errors.js'
+
+/** The range addresses come from when CTR_VETH_RANGE does not say. */
+export const DEFAULT_VETH_RANGE = '10.213.0.0/16'
+/** Inside the container the link is called so. */
+export const CONTAINER_IFNAME = 'host0'
+
+export interface VethAddress {
+  /** The container's address. */
+  address: string
+  /** The host's end of its pair: the container's gateway. */
+  gateway: string
+  prefix: 30
+}
+
+function toNumber(ip: string): number {
+  const parts = ip.split('.').map(Number)
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`not an IPv4 address: ${ip}`)
+  return ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3]
+}
+
+function toIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
+}
+
+/** [first, size] of a CIDR range given as A.B.C.D/N (N from 8 to 29). */
+export function parseRange(cidr: string): {first: number; size: number} {
+  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(cidr.trim())
+  const bits = m ? Number(m[2]) : NaN
+  if (!m || !(bits >= 8 && bits <= 29)) {
+    throw new CtrError('INVALID_ARGUMENT', `CTR_VETH_RANGE must be an IPv4 range such as ${DEFAULT_VETH_RANGE} (a prefix from /8 to /29), not ${JSON.stringify(cidr)}`)
+  }
+  let first: number
+  try {
+    first = toNumber(m[1])
+  } catch {
+    throw new CtrError('INVALID_ARGUMENT', `CTR_VETH_RANGE must be an IPv4 range such as ${DEFAULT_VETH_RANGE}, not ${JSON.stringify(cidr)}`)
+  }
+  const size = 2 ** (32 - bits)
+  return {first: first - (first % size), size}
+}
+
+/** The container's and its gateway's addresses in the /30 that ADDRESS (a container's) is in. */
+export function vethPair(address: string): VethAddress {
+  const n = toNumber(address)
+  const block = n - (n % 4)
+  return {address: toIp(block + 2), gateway: toIp(block + 1), prefix: 30}
+}
+
+/** The lowest /30 of RANGE that none of TAKEN (containers' addresses) is in; the container's address in it. */
+export function allocateAddress(taken: readonly string[], range = process.env.CTR_VETH_RANGE ?? DEFAULT_VETH_RANGE): string {
+  const {first, size} = parseRange(range)
+  const used = new Set(taken.map((a) => toNumber(a) - (toNumber(a) % 4)))
+  for (let block = first; block + 4 <= first + size; block += 4) {
+    if (!used.has(block)) return toIp(block + 2)
+  }
+  throw new CtrError('NO_SPACE', `no veth address is left in ${range} (${size / 4} containers at most)`, {hints: ['set a larger range: CTR_VETH_RANGE=10.213.0.0/16']})
+}
+
+/** The host's end of NAME's pair: at most 15 characters, the same for every activator of ROOT. */
+export function hostIfname(root: string, name: string): string {
+  return `vc-${createHash('sha256').update(`${resolve(root)}\0${name}`).digest('hex').slice(0, 10)}`
+}
+
+/** nspawn's arguments for the pair: a private network with one veth, its host end named IFNAME. */
+export function vethNspawnArgs(ifname: string): string[] {
+  return [`--network-veth-extra=${ifname}:${CONTAINER_IFNAME}`]
+}
+
+/** The nftables table of ROOT's veth containers (ip family). */
+export function natTable(root: string): string {
+  return `ctr_${createHash('sha256').update(resolve(root)).digest('hex').slice(0, 12)}`
+}
+
+/**
+ * The table, whole: forwarding out (masqueraded) for its containers, replies back in, and nothing
+ * else in: not from outside, and not from one container to another (each customer's container is
+ * kept from the others). Made anew in one transaction (an existing one is replaced).
+ */
+export function natRuleset(table: string): string {
+  return [
+    `table ip ${table} {}`,
+    `delete table ip ${table}`,
+    `table ip ${table} {`,
+    '  set containers { type ipv4_addr; }',
+    '  chain postrouting { type nat hook postrouting priority srcnat; policy accept;',
+    '    ip saddr @containers ip daddr != @containers masquerade',
+    '  }',
+    '  chain forward { type filter hook forward priority filter; policy accept;',
+    '    ip daddr @containers ct state established,related accept',
+    '    ip daddr @containers drop',
+    '  }',
+    '}',
+    '',
+  ].join('\n')
+}
+
+/** Runs ARGV (the one place that runs programs, loaded when first needed). */
+async function run(argv: readonly string[], input?: string): Promise<void> {
+  const {run: runProgram} = await import('../exec.js')
+  await runProgram(argv, {input, timeoutMs: 10_000})
+}
+
+/** The table of ROOT exists (made once per activator, and again after a host reboot). */
+const tablesMade = new Set<string>()
+
+/**
+ * After nspawn made the pair: the host's end gets the gateway address, the container's end (in its
+ * network namespace, set up with the host's `ip`: nothing of the tree runs) its address and a
+ * default route, forwarding is on, and the address is in the root's NAT set.
+ */
+export async function setUpVeth(root: string, name: string, leader: number, address: string): Promise<void> {
+  const pair = vethPair(address)
+  const ifname = hostIfname(root, name)
+  for (let waited = 0; !existsSync(`/sys/class/net/${ifname}`); waited += 10) {
+    if (waited > 10_000) throw new Error(`nspawn made no ${ifname} within 10 s`)
+    await sleep(10)
+  }
+  await run(['ip', 'addr', 'replace', `${pair.gateway}/${pair.prefix}`, 'dev', ifname])
+  await run(['ip', 'link', 'set', ifname, 'up'])
+  const inside = ['nsenter', '-t', String(leader), '-n', '--']
+  await run([...inside, 'ip', 'addr', 'replace', `${pair.address}/${pair.prefix}`, 'dev', CONTAINER_IFNAME])
+  await run([...inside, 'ip', 'link', 'set', CONTAINER_IFNAME, 'up'])
+  await run([...inside, 'ip', 'route', 'replace', 'default', 'via', pair.gateway])
+  await run(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
+  const table = natTable(root)
+  if (!tablesMade.has(table)) {
+    await run(['nft', '-f', '-'], natRuleset(table))
+    tablesMade.add(table)
+  }
+  await run(['nft', 'add', 'element', 'ip', table, 'containers', `{ ${pair.address} }`])
+}
+
+/** The address is out of the root's NAT set (ctr rm); nothing when there is no table. */
+export async function releaseVeth(root: string, address: string): Promise<void> {
+  await run(['nft', 'delete', 'element', 'ip', natTable(root), 'containers', `{ ${vethPair(address).address} }`]).catch(() => {})
+}
+
+/** ROOT's table gone (a test's teardown; a root removed whole). */
+export async function removeNatTable(root: string): Promise<void> {
+  tablesMade.delete(natTable(root))
+  await run(['nft', 'delete', 'table', 'ip', natTable(root)]).catch(() => {})
+}

@@ -1,0 +1,33 @@
+/** The pure part of --network veth (src/network/veth.ts): ranges, allocation, names, the ruleset. */
+import {describe, expect, it} from 'vitest'
+import {allocateAddress, hostIfname, natRuleset, natTable, parseRange, vethNspawnArgs, vethPair} from '../../src/network/veth.js'
+
+describe('veth addresses and names', () => {
+  it('allocates the lowest free /30 of the range, its second address, and says when none is left', () => {
+    expect(allocateAddress([], '10.213.0.0/16')).toBe('10.213.0.2')
+    expect(allocateAddress(['10.213.0.2', '10.213.0.10'], '10.213.0.0/16')).toBe('10.213.0.6')
+    expect(allocateAddress(['10.9.9.2'], '10.9.9.0/29')).toBe('10.9.9.6')
+    expect(() => allocateAddress(['10.9.9.2', '10.9.9.6'], '10.9.9.0/29')).toThrow(/no veth address is left/)
+    expect(vethPair('10.213.0.6')).toEqual({address: '10.213.0.6', gateway: '10.213.0.5', prefix: 30})
+  })
+
+  it('takes a range as A.B.C.D/N and refuses anything else with one line', () => {
+    expect(parseRange('10.213.7.9/16')).toEqual({first: (10 << 24) + (213 << 16), size: 65536})
+    for (const bad of ['10.213.0.0', '10.213.0.0/30', '10.300.0.0/16', 'x/8']) expect(() => parseRange(bad), bad).toThrow(/CTR_VETH_RANGE must be an IPv4 range/)
+  })
+
+  it("names the host's end within 15 characters, per root and container, and nspawn's pair by it", () => {
+    const name = hostIfname('/var/lib/ctr', 'a-very-long-container-name-of-sixty-three-characters-at-most-xx')
+    expect(name.length).toBeLessThanOrEqual(15)
+    expect(hostIfname('/var/lib/ctr', 'web')).not.toBe(hostIfname('/var/lib/other', 'web'))
+    expect(vethNspawnArgs(name)).toEqual([`--network-veth-extra=${name}:host0`])
+  })
+
+  it('the NAT table replaces itself whole: masquerade out, replies in, nothing else in, nothing between containers', () => {
+    const rules = natRuleset(natTable('/var/lib/ctr'))
+    expect(rules.split('\n').slice(0, 2)).toEqual([`table ip ${natTable('/var/lib/ctr')} {}`, `delete table ip ${natTable('/var/lib/ctr')}`])
+    expect(rules).toContain('ip saddr @containers ip daddr != @containers masquerade')
+    expect(rules).toContain('ip daddr @containers ct state established,related accept')
+    expect(rules).toMatch(/ip daddr @containers drop/)
+  })
+})
