@@ -18,6 +18,7 @@ import {existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSy
 import {errnoCode} from '../errors.js'
 import {join, resolve} from 'node:path'
 import {cgroupMounts, processCgroups, type CgroupMount} from './proc.js'
+import type {ContainerLimits} from '../store/containers.js'
 
 /** The key of a hierarchy in /proc/PID/cgroup: '' for v2, its options joined for v1. */
 function hierarchyKey(mount: CgroupMount): string {
@@ -166,13 +167,8 @@ export function removeContainerCgroups(root: string, name: string): boolean {
   return dirs.map(removeCgroupTree).every(Boolean)
 }
 
-/** What the kernel enforces on a container's cgroup (ctr create/update --memory, --pids). */
-export interface CgroupLimits {
-  memoryBytes?: number
-  pids?: number
-  /** CPUs' worth of time per period (0.5: half of one). */
-  cpus?: number
-}
+/** What the kernel enforces on a container's cgroup (ctr create/update --memory, --pids, --cpus). */
+export type CgroupLimits = ContainerLimits
 
 /** The CFS period the quota of a CPU limit is given in (the kernel's default, 100 ms). */
 const CPU_PERIOD_US = 100_000

@@ -22,6 +22,7 @@ import {instancesOn, killInits} from './instances.js'
 import type {HeldSocketRef} from './socket-holder.js'
 import {containerLeader, establishedByPort, processName, processTree, residentBytes, type TcpRow} from './proc.js'
 import {Poweroff} from './poweroff.js'
+import {isolationOf} from '../status/collect.js'
 import {hostIfname, setUpVeth} from '../network/veth.js'
 import {consoleLog} from './protocol.js'
 import {spawnNspawn, type SpawnDeps, type SpawnedContainer} from './spawn-nspawn.js'
@@ -534,10 +535,7 @@ export class HeldContainer {
       connections,
       ...this.history,
       idleTimeoutSec: this.record.idleTimeoutSec,
-      ...(this.record.limits ? {limits: this.record.limits} : {}),
-      network: this.record.network ?? 'host',
-      ...(this.record.address ? {address: this.record.address} : {}),
-      ...(this.record.privateUsers ? {privateUsers: true} : {}),
+      ...isolationOf(this.record),
     }
     if (up && this.pid !== undefined) {
       status.pid = this.pid

@@ -56,20 +56,23 @@ export async function updateContainer(root: string, name: string, options: Updat
       await writeServiceUnits(tree, updated)
       changed.push('profile')
     }
-    if (options.network !== undefined && validateNetwork(options.network) !== (record.network ?? 'host')) {
-      if (options.network === 'host') delete updated.network
-      else updated.network = validateNetwork(options.network)
-      if (updated.network === 'veth') {
+    const network = options.network === undefined ? undefined : validateNetwork(options.network)
+    if (network !== undefined && network !== (record.network ?? 'host')) {
+      delete updated.network
+      delete updated.address
+      if (network !== 'host') updated.network = network
+      if (network === 'veth') {
         requireVethPrograms()
         updated.address = await freeVethAddress(root)
       }
-      else delete updated.address
       changed.push('network')
     }
     if (options.privateUsers !== undefined && options.privateUsers !== (record.privateUsers ?? false)) {
-      if (options.privateUsers) requireIdmappable(record.storage)
-      if (options.privateUsers) updated.privateUsers = true
-      else delete updated.privateUsers
+      delete updated.privateUsers
+      if (options.privateUsers) {
+        requireIdmappable(record.storage)
+        updated.privateUsers = true
+      }
       changed.push('private-users')
     }
     const limits = limitsOf(record.limits, options)

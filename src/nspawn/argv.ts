@@ -3,6 +3,7 @@
  */
 import {existsSync} from 'node:fs'
 import {vethNspawnArgs} from '../network/veth.js'
+import type {ContainerLimits, NetworkMode} from '../store/containers.js'
 
 export interface NspawnOptions {
   tree: string
@@ -14,9 +15,9 @@ export interface NspawnOptions {
   /** Host directories bound read-only into the tree: [host path, path inside]. */
   bindsReadOnly?: ReadonlyArray<readonly [string, string]>
   /** On a systemd host, set on the machine's scope (elsewhere ctr writes its own cgroups, activator/cgroups.ts). */
-  limits?: {memoryBytes?: number; pids?: number; cpus?: number}
-  /** private: loopback only; the exposed ports still come in as passed sockets. */
-  network?: 'host' | 'private' | 'veth'
+  limits?: ContainerLimits
+  /** private, veth: a network namespace of its own; the exposed ports still come in as passed sockets. */
+  network?: NetworkMode
   /** With network veth: the host's end of its pair (src/network/veth.ts hostIfname). */
   vethIfname?: string
   /** A user namespace of its own, the tree idmapped (never chowned: the base is shared). */

@@ -23,6 +23,13 @@ export function storeStatus(record: ContainerRecord): ContainerStatus {
     connections: 0,
     wakes: 0,
     idleTimeoutSec: record.idleTimeoutSec,
+    ...isolationOf(record),
+  }
+}
+
+/** What a status says of RECORD's isolation settings, held or not: limits, network, user IDs. */
+export function isolationOf(record: ContainerRecord): Pick<ContainerStatus, 'limits' | 'network' | 'address' | 'privateUsers'> {
+  return {
     ...(record.limits ? {limits: record.limits} : {}),
     network: record.network ?? 'host',
     ...(record.address ? {address: record.address} : {}),

@@ -2,7 +2,7 @@
  * What `ctr ls` (table, --json, interactive view) shows of a container. The activator reports it
  * live; without the activator it is built from the store alone (live = false).
  */
-import type {Exposure} from '../store/containers.js'
+import type {ContainerLimits, Exposure, NetworkMode} from '../store/containers.js'
 
 /** broken: its record is damaged (lastError says how); nothing can be done with it but ctr rm. */
 export type ContainerState = 'stopped' | 'listening' | 'booting' | 'running' | 'stopping' | 'broken'
@@ -48,13 +48,13 @@ export interface ContainerStatus extends ContainerHistory {
   tasks?: number
   idleTimeoutSec: number
   /** host: the host's network; private: loopback only, its ports passed in (ctr create/update --network). */
-  network?: 'host' | 'private' | 'veth'
+  network?: NetworkMode
   /** With network veth: its address. */
   address?: string
   /** true: a user namespace of its own (ctr create/update --private-users). */
   privateUsers?: boolean
   /** Its limits (ctr create/update --memory, --pids), when it has any. */
-  limits?: {memoryBytes?: number; pids?: number; cpus?: number}
+  limits?: ContainerLimits
   /** Seconds left before idle shutdown, when running, idle and a timeout is set. */
   idleRemainingSec?: number
   /** pid of the systemd-nspawn process, when running. */

@@ -33,12 +33,15 @@ export interface ContainerRecord {
   idleTimeoutSec: number
   /** Per service, what `ctr expose` was told beyond the port: a host directory it serves (--docroot). */
   services?: Record<string, ServiceSettings>
-  /** `private`: a network namespace of its own with loopback only (nspawn --private-network); unset: the host's. */
+  /**
+   * `private`: a network namespace of its own with loopback only (nspawn --private-network);
+   * `veth`: that with an address of its own (src/network/veth.ts); unset: the host's.
+   */
   network?: NetworkMode
   /** With network veth: its address (src/network/veth.ts), the second of its /30; kept across boots and host reboots. */
   address?: string
-  /** What the kernel enforces on the container's cgroup (--memory, --pids); unset: no limit. */
-  limits?: {memoryBytes?: number; pids?: number; cpus?: number}
+  /** What the kernel enforces on the container's cgroup (--memory, --pids, --cpus); unset: no limit. */
+  limits?: ContainerLimits
   /**
    * true: a user namespace of its own (nspawn --private-users=pick): root inside is an unprivileged
    * UID range on the host, picked at each boot, and the tree is seen through an idmapped mount
@@ -48,6 +51,13 @@ export interface ContainerRecord {
 }
 
 export type NetworkMode = 'host' | 'private' | 'veth'
+
+export interface ContainerLimits {
+  memoryBytes?: number
+  pids?: number
+  /** CPUs' worth of time (0.5: half of one). */
+  cpus?: number
+}
 /** The most CPUs a --cpus limit may name. */
 export const MAX_CPUS = 1024
 export const NETWORK_MODES: readonly NetworkMode[] = ['host', 'private', 'veth']
