@@ -23,7 +23,8 @@ import type {HeldSocketRef} from './socket-holder.js'
 import {containerLeader, establishedByPort, processName, processTree, residentBytes, type TcpRow} from './proc.js'
 import {Poweroff} from './poweroff.js'
 import {isolationOf} from '../status/collect.js'
-import {hostIfname, setUpVeth} from '../network/veth.js'
+import {networkReady, prepareNetwork, teardownNetwork} from '../network/netns.js'
+import {existsSync} from 'node:fs'
 import {consoleLog} from './protocol.js'
 import {spawnNspawn, type SpawnDeps, type SpawnedContainer} from './spawn-nspawn.js'
 import {afterExit, describeExit, rebootLoopMessage, type RebootPolicy, type StopRequest} from './transitions.js'
@@ -90,6 +91,8 @@ export class HeldContainer {
   private adopted = false
   /** Handed over to a new activator (retire()). */
   private retired = false
+  /** Its network namespace being made (prepareNetwork). */
+  private networkSetup?: Promise<void>
   /** ms timestamp since when no connection was seen, while running. */
   idleSince?: number
   /** A stop or rm is queued for it: an idle poweroff waiting for sessions to end gives way (IdlePolicy). */
@@ -165,6 +168,13 @@ export class HeldContainer {
   /** Watch the sockets; the first readable one boots the container. */
   listen(): void {
     this.state = 'listening'
+    // A private or veth container's network is made while it sleeps, so that a wake does not wait for it.
+    if (!networkReady(this.ctx.root, this.record)) {
+      this.prepareNetwork().catch((error) => {
+        this.history.lastError = `its network namespace could not be set up: ${error instanceof Error ? error.message : String(error)}`
+        this.ctx.log(`${this.name}: ${this.history.lastError}`)
+      })
+    }
     this.ctx.watcher.watch(
       this.name,
       this.sockets.map((s) => s.fd),
@@ -203,8 +213,19 @@ export class HeldContainer {
       this.finishExit(null, null)
       return
     }
+    try {
+      await this.networkForBoot()
+    } catch (error) {
+      this.bootFailed(`its network could not be set up: ${error instanceof Error ? error.message : String(error)}`)
+      return
+    }
+    if (this.stopRequest) {
+      this.finishExit(null, null)
+      return
+    }
     const binds = serviceBinds(this.record, (service) => findService(service)?.docroot)
-    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds, limits: this.record.limits, network: this.record.network, vethIfname: this.record.network === 'veth' ? hostIfname(this.ctx.root, this.name) : undefined, privateUsers: this.record.privateUsers})
+    const netns = containerPaths(this.ctx.root, this.name).netns
+    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds, limits: this.record.limits, network: this.record.network, netns, privateUsers: this.record.privateUsers})
     // A cgroup of its own (cgroups.ts); on a systemd host, registration makes its scope instead.
     const cgroups = this.ctx.hostHasSystemd ? [] : makeContainerCgroups(this.ctx.root, this.name, this.ctx.log, this.record.limits)
     let spawned: SpawnedContainer
@@ -230,7 +251,6 @@ export class HeldContainer {
     this.ctx.log(`${this.name}: booting (pid ${spawned.pid}, nspawn spawned ${spawnedMs} ms after the ${triggerFd !== undefined ? 'connection' : 'request'})`)
     if (spawned.pid < 0) return
     this.pid = spawned.pid
-    if (this.record.network === 'veth' && this.record.address) void this.setUpNetwork(this.record.address)
     if (triggerFd === undefined) {
       this.state = 'running'
       return
@@ -443,23 +463,30 @@ export class HeldContainer {
   }
 
   /**
-   * A veth container's two ends, once its PID 1 runs (the pair exists by then): off the wake path,
-   * which needs no veth (its connections come in as passed sockets). A failure is logged and left
-   * in lastError: it serves its ports all the same, only its own address does not answer.
+   * What a boot needs of the network: a private or veth container's namespace (network/netns.ts),
+   * made while it slept (listen()); only when it is not there yet (a wake right after the activator
+   * started, or after a host reboot took it) is it made here, on the wake path. A container whose
+   * network is the host's again loses what it had.
    */
-  private async setUpNetwork(address: string): Promise<void> {
-    const pid = this.pid
-    try {
-      await this.waitRunning(60_000)
-      const leader = this.leaderPid()
-      if (this.pid !== pid || leader === undefined) return
-      await setUpVeth(this.ctx.root, this.name, leader, address)
-      this.ctx.log(`${this.name}: veth ${hostIfname(this.ctx.root, this.name)} up, ${address} inside`)
-    } catch (error) {
-      if (this.pid !== pid) return
-      this.history.lastError = `its veth could not be set up: ${error instanceof Error ? error.message : String(error)}`
-      this.ctx.log(`${this.name}: ${this.history.lastError}`)
+  private async networkForBoot(): Promise<void> {
+    if (this.record.network === 'private' || this.record.network === 'veth') {
+      if (networkReady(this.ctx.root, this.record)) return
+      this.ctx.log(`${this.name}: its network namespace is not set up yet; setting it up before it boots`)
+      await this.prepareNetwork()
+    } else if (existsSync(containerPaths(this.ctx.root, this.name).netns)) {
+      await teardownNetwork(this.ctx.root, this.name)
     }
+  }
+
+  /** Its network namespace, made once at a time (network/netns.ts prepareNetwork). */
+  private prepareNetwork(): Promise<void> {
+    const record = this.record
+    this.networkSetup ??= prepareNetwork(this.ctx.root, record)
+      .then(() => this.ctx.log(`${this.name}: network namespace up (${record.network}${record.address ? `, ${record.address} inside` : ''})`))
+      .finally(() => {
+        this.networkSetup = undefined
+      })
+    return this.networkSetup
   }
 
   private async killLeftovers(): Promise<void> {

@@ -81,7 +81,7 @@ export async function createContainer(root: string, options: CreateOptions, hook
   if (options.mirror !== undefined) validateMirror(options.mirror)
   const profile = getProfile(options.profile ?? DEFAULT_PROFILE).name
   if (options.privateUsers) requireIdmappable(options.copy ? 'copy' : 'overlay')
-  if (options.network === 'veth') requireVethPrograms()
+  if (options.network) requireNetworkPrograms(validateNetwork(options.network))
   for (const e of options.ports ?? []) getService(e.service)
   requireRoot('ctr create')
   requireProgram('systemd-nspawn')
@@ -193,9 +193,10 @@ export function validateNetwork(mode: string): NetworkMode {
   return mode as NetworkMode
 }
 
-/** What a veth container's boots run on the host (src/network/veth.ts): checked when one is made. */
-export function requireVethPrograms(): void {
-  for (const program of ['ip', 'nft', 'sysctl', 'nsenter']) requireProgram(program)
+/** What a private or veth container's network needs on the host (src/network/): checked when one is made. */
+export function requireNetworkPrograms(network: NetworkMode): void {
+  if (network === 'host') return
+  for (const program of network === 'veth' ? ['ip', 'nft', 'sysctl', 'nsenter', 'unshare'] : ['ip', 'nsenter', 'unshare']) requireProgram(program)
 }
 
 /** The lowest veth address no container of ROOT has (under the root's lock). */

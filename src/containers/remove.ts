@@ -17,6 +17,7 @@ import {sessionsDir} from '../activator/sessions.js'
 import {CtrError, errnoCode, isCtrError} from '../errors.js'
 import {unmountRootfs, unmountUnder} from '../rootfs/mount.js'
 import {getContainer, isBroken, readContainerEntry} from '../store/containers.js'
+import {teardownNetwork} from '../network/netns.js'
 import {releaseVeth} from '../network/veth.js'
 import {withLock} from '../store/lock.js'
 import {assertUnderRoot, containerPaths, layout} from '../store/paths.js'
@@ -72,9 +73,11 @@ export async function removeContainer(root: string, name: string): Promise<void>
     await rm(sessionsDir(root, name), {recursive: true, force: true})
     // Its cgroups, if a killed activator left them (empty ones only: nothing of it runs now).
     removeContainerCgroups(root, name)
-    // Its veth address is free again: out of the NAT set (a next container may get it).
+    // Its veth address is free again: out of the NAT set (a next container may get it); its pair
+    // and network namespace gone (deleteHidden unmounts what is left lazily).
     const address = entry && !isBroken(entry) ? entry.record.address : undefined
     if (address) await releaseVeth(root, address)
+    await teardownNetwork(root, name, join(hiddenDir, 'netns')).catch(() => {})
     return hiddenDir
   })
   // Out of everyone's sight and let go of: deleting it needs the lock no more.

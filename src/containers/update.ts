@@ -11,7 +11,7 @@ import {getContainer, writeContainer, type ContainerRecord} from '../store/conta
 import {withLock} from '../store/lock.js'
 import {layout} from '../store/paths.js'
 import {requireRoot} from '../sys/privileges.js'
-import {freeVethAddress, limitsOf, requireIdmappable, requireVethPrograms, validateNetwork} from './create.js'
+import {freeVethAddress, limitsOf, requireIdmappable, requireNetworkPrograms, validateNetwork} from './create.js'
 
 export interface UpdateOptions {
   idleTimeoutSec?: number
@@ -61,8 +61,8 @@ export async function updateContainer(root: string, name: string, options: Updat
       delete updated.network
       delete updated.address
       if (network !== 'host') updated.network = network
+      requireNetworkPrograms(network)
       if (network === 'veth') {
-        requireVethPrograms()
         updated.address = await freeVethAddress(root)
       }
       changed.push('network')

@@ -1,10 +1,10 @@
 /**
- * --network veth: a container gets an address of its own on a veth pair (nspawn
- * --network-veth-extra), and reaches out through the host with NAT; nothing outside reaches it but
- * through its exposed ports (the passed sockets, which do not need the veth at all). On a host
- * without systemd-networkd, ctr sets up both ends itself with the host's own `ip` (inside: in the
- * container's network namespace only, nothing of its tree runs) and one nftables table per state
- * root.
+ * --network veth: a container gets an address of its own on a veth pair into its network namespace
+ * (netns.ts: made while it sleeps), and reaches out through the host with NAT; nothing outside
+ * reaches it but through its exposed ports (the passed sockets, which do not need the veth at all).
+ * ctr sets up both ends itself with the host's own `ip` (inside: in the container's network
+ * namespace only, nothing of its tree runs) and one nftables table per state root, so no
+ * systemd-networkd is needed on either side.
  *
  * Addresses: each container a /30 of the range (CTR_VETH_RANGE, 10.213.0.0/16 by default): the
  * host's end is its first address, the container's the second. It is allocated at create or update
@@ -12,10 +12,10 @@
  * every boot and after a host reboot, and free again once the container is removed.
  */
 import {createHash} from 'node:crypto'
-import {existsSync} from 'node:fs'
-import {setTimeout as sleep} from 'node:timers/promises'
+import {existsSync, readFileSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {CtrError} from '../errors.js'
+import {runProgram} from './run.js'
 
 /** The range addresses come from when CTR_VETH_RANGE does not say. */
 export const DEFAULT_VETH_RANGE = '10.213.0.0/16'
@@ -79,11 +79,6 @@ export function hostIfname(root: string, name: string): string {
   return `vc-${createHash('sha256').update(`${resolve(root)}\0${name}`).digest('hex').slice(0, 10)}`
 }
 
-/** nspawn's arguments for the pair: a private network with one veth, its host end named IFNAME. */
-export function vethNspawnArgs(ifname: string): string[] {
-  return [`--network-veth-extra=${ifname}:${CONTAINER_IFNAME}`]
-}
-
 /** The nftables table of ROOT's veth containers (ip family). */
 export function natTable(root: string): string {
   return `ctr_${createHash('sha256').update(resolve(root)).digest('hex').slice(0, 12)}`
@@ -112,49 +107,56 @@ export function natRuleset(table: string): string {
   ].join('\n')
 }
 
-/** Runs ARGV (the one place that runs programs, loaded when first needed). */
-async function run(argv: readonly string[], input?: string): Promise<void> {
-  const {run: runProgram} = await import('../exec.js')
-  await runProgram(argv, {input, timeoutMs: 10_000})
-}
-
 /** The table of ROOT exists (made once per activator, and again after a host reboot). */
 const tablesMade = new Set<string>()
 
+/** The host's end of NAME's pair exists and is up (the last step of addVeth). */
+export function vethUp(root: string, name: string): boolean {
+  try {
+    return (Number.parseInt(readFileSync(`/sys/class/net/${hostIfname(root, name)}/flags`, 'utf8'), 16) & 1) === 1
+  } catch {
+    return false
+  }
+}
+
 /**
- * After nspawn made the pair: the host's end gets the gateway address, the container's end (in its
- * network namespace, set up with the host's `ip`: nothing of the tree runs) its address and a
- * default route, forwarding is on, and the address is in the root's NAT set.
+ * NAME's pair, into its network namespace NETNS (netns.ts): the container's end (host0) in it with
+ * its address and a default route via the host's end, forwarding on, the address in the root's NAT
+ * set, and last the host's end up with the gateway address. All with the host's own ip, nft and
+ * sysctl: nothing of the tree runs. Each step may be done again.
  */
-export async function setUpVeth(root: string, name: string, leader: number, address: string): Promise<void> {
+export async function addVeth(root: string, name: string, address: string, netns: string): Promise<void> {
   const pair = vethPair(address)
   const ifname = hostIfname(root, name)
-  for (let waited = 0; !existsSync(`/sys/class/net/${ifname}`); waited += 10) {
-    if (waited > 10_000) throw new Error(`nspawn made no ${ifname} within 10 s`)
-    await sleep(10)
+  if (!existsSync(`/sys/class/net/${ifname}`)) {
+    await runProgram(['ip', 'link', 'add', ifname, 'type', 'veth', 'peer', 'name', CONTAINER_IFNAME, 'netns', netns])
   }
-  await run(['ip', 'addr', 'replace', `${pair.gateway}/${pair.prefix}`, 'dev', ifname])
-  await run(['ip', 'link', 'set', ifname, 'up'])
-  const inside = ['nsenter', '-t', String(leader), '-n', '--']
-  await run([...inside, 'ip', 'addr', 'replace', `${pair.address}/${pair.prefix}`, 'dev', CONTAINER_IFNAME])
-  await run([...inside, 'ip', 'link', 'set', CONTAINER_IFNAME, 'up'])
-  await run([...inside, 'ip', 'route', 'replace', 'default', 'via', pair.gateway])
-  await run(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
+  const inside = [`addr replace ${pair.address}/${pair.prefix} dev ${CONTAINER_IFNAME}`, `link set ${CONTAINER_IFNAME} up`, `route replace default via ${pair.gateway}`]
+  await runProgram(['nsenter', `--net=${netns}`, '--', 'ip', '-batch', '-'], `${inside.join('\n')}\n`)
+  await runProgram(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
   const table = natTable(root)
   if (!tablesMade.has(table)) {
-    await run(['nft', '-f', '-'], natRuleset(table))
+    await runProgram(['nft', '-f', '-'], natRuleset(table))
     tablesMade.add(table)
   }
-  await run(['nft', 'add', 'element', 'ip', table, 'containers', `{ ${pair.address} }`])
+  await runProgram(['nft', 'add', 'element', 'ip', table, 'containers', `{ ${pair.address} }`])
+  await runProgram(['ip', 'addr', 'replace', `${pair.gateway}/${pair.prefix}`, 'dev', ifname])
+  await runProgram(['ip', 'link', 'set', ifname, 'up'])
+}
+
+/** NAME's pair gone, both ends at once (the namespace's end would otherwise go only when the kernel gets round to it). */
+export async function deleteVeth(root: string, name: string): Promise<void> {
+  const ifname = hostIfname(root, name)
+  if (existsSync(`/sys/class/net/${ifname}`)) await runProgram(['ip', 'link', 'del', ifname])
 }
 
 /** The address is out of the root's NAT set (ctr rm); nothing when there is no table. */
 export async function releaseVeth(root: string, address: string): Promise<void> {
-  await run(['nft', 'delete', 'element', 'ip', natTable(root), 'containers', `{ ${vethPair(address).address} }`]).catch(() => {})
+  await runProgram(['nft', 'delete', 'element', 'ip', natTable(root), 'containers', `{ ${vethPair(address).address} }`]).catch(() => {})
 }
 
 /** ROOT's table gone (a test's teardown; a root removed whole). */
 export async function removeNatTable(root: string): Promise<void> {
   tablesMade.delete(natTable(root))
-  await run(['nft', 'delete', 'table', 'ip', natTable(root)]).catch(() => {})
+  await runProgram(['nft', 'delete', 'table', 'ip', natTable(root)]).catch(() => {})
 }

@@ -2,7 +2,7 @@
  * Pure argv for systemd-nspawn. See systemd-nspawn(1).
  */
 import {existsSync} from 'node:fs'
-import {vethNspawnArgs} from '../network/veth.js'
+import {netnsPrefix} from '../network/netns.js'
 import type {ContainerLimits, NetworkMode} from '../store/containers.js'
 
 export interface NspawnOptions {
@@ -18,8 +18,8 @@ export interface NspawnOptions {
   limits?: ContainerLimits
   /** private, veth: a network namespace of its own; the exposed ports still come in as passed sockets. */
   network?: NetworkMode
-  /** With network veth: the host's end of its pair (src/network/veth.ts hostIfname). */
-  vethIfname?: string
+  /** With network private or veth: its network namespace file (src/network/netns.ts), which nspawn runs in. */
+  netns?: string
   /** A user namespace of its own, the tree idmapped (never chowned: the base is shared). */
   privateUsers?: boolean
   /** Extra arguments. */
@@ -42,12 +42,11 @@ export function nspawnArgv(options: NspawnOptions): string[] {
   if (options.hostHasSystemd && options.limits?.memoryBytes) argv.push(`--property=MemoryMax=${options.limits.memoryBytes}`, '--property=MemorySwapMax=0')
   if (options.hostHasSystemd && options.limits?.pids) argv.push(`--property=TasksMax=${options.limits.pids}`)
   if (options.hostHasSystemd && options.limits?.cpus) argv.push(`--property=CPUQuota=${Math.round(options.limits.cpus * 100)}%`)
-  if (options.network === 'private') argv.push('--private-network')
-  if (options.network === 'veth' && options.vethIfname) argv.push(...vethNspawnArgs(options.vethIfname))
   if (options.privateUsers) argv.push('--private-users=pick', '--private-users-ownership=map')
   for (const [host, inside] of options.bindsReadOnly ?? []) argv.push(`--bind-ro=${bindPath(host)}:${bindPath(inside)}`)
   argv.push(...(options.extra ?? []))
-  return argv
+  // private, veth: nspawn runs in the namespace ctr made (network/netns.ts), with no network option of its own.
+  return (options.network === 'private' || options.network === 'veth') && options.netns ? [...netnsPrefix(options.netns), ...argv] : argv
 }
 
 export interface NspawnRunOptions {

@@ -66,6 +66,8 @@ export function containerPaths(root: string, name: string) {
     rootfs: join(dir, 'rootfs'),
     upper: join(dir, 'upper'),
     work: join(dir, 'work'),
+    /** With network veth: its network namespace, bound on this file while the host is up (network/veth.ts). */
+    netns: join(dir, 'netns'),
   }
 }
 

@@ -4,10 +4,13 @@
  * service on the host's loopback, and a port it binds is its own, not the host's.
  */
 import {createServer, connect, type Server} from 'node:net'
+import {statSync} from 'node:fs'
+import {isNamespaceFile} from '../../src/network/netns.js'
+import {containerPaths} from '../../src/store/paths.js'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startActivator, type RunningActivator} from '../../src/activator/server.js'
 import {createContainer} from '../../src/containers/create.js'
-import {startContainers} from '../../src/containers/lifecycle.js'
+import {startContainers, stopContainers} from '../../src/containers/lifecycle.js'
 import {getContainerStatus} from '../../src/status/collect.js'
 import {freePorts} from '../helpers/ports.js'
 import {makeTestRoot, skipReason, tearDown} from '../helpers/roots.js'
@@ -56,6 +59,19 @@ describe.skipIf(reason)('a container with a private network (real nspawn, real s
     }
     expect(seen).toBeGreaterThanOrEqual(1)
     await session
+  })
+
+  it('runs in a namespace ctr made while it slept and keeps across boots, without CAP_NET_ADMIN', async () => {
+    const netns = containerPaths(root, 'priv').netns
+    expect(isNamespaceFile(netns)).toBe(true)
+    const inode = statSync(netns).ino
+    expect(log.join('\n')).not.toContain('priv: its network namespace is not set up yet')
+    const caps = await ssh(keys.key, PORT, 'grep CapEff /proc/self/status')
+    // Bit 12: it cannot change its own network, which is ctr's.
+    expect(BigInt(`0x${caps.stdout.split(/\s+/)[1]}`) & (1n << 12n)).toBe(0n)
+    expect((await stopContainers(root, ['priv'], {keepPorts: true})).items[0].error).toBeUndefined()
+    expect((await ssh(keys.key, PORT, 'true')).exitCode).toBe(0)
+    expect(statSync(netns).ino).toBe(inode)
   })
 
   it("cannot reach a service on the host's loopback", async () => {

@@ -6,7 +6,7 @@
  * gives it back on rm. The range is the test's own, so it never meets a user's containers.
  */
 import {execFileSync} from 'node:child_process'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startActivator, type RunningActivator} from '../../src/activator/server.js'
@@ -14,7 +14,8 @@ import {createContainer} from '../../src/containers/create.js'
 import {startContainers, stopContainers} from '../../src/containers/lifecycle.js'
 import {wakeContainer} from '../../src/containers/shell.js'
 import {removeContainers} from '../../src/containers/remove.js'
-import {natTable, vethPair} from '../../src/network/veth.js'
+import {hostIfname, natTable, vethPair} from '../../src/network/veth.js'
+import {containerPaths} from '../../src/store/paths.js'
 import {getContainerStatus} from '../../src/status/collect.js'
 import {getContainer} from '../../src/store/containers.js'
 import {freePorts} from '../helpers/ports.js'
@@ -40,10 +41,13 @@ describe.skipIf(reason)('containers with a veth address of their own (real nspaw
   /** NAME's network as seen in its namespace with the host's `ip` (the base tree has none). */
   const insideNet = async (name: string, what: string[]) => execFileSync('nsenter', ['-t', String(await wakeContainer(root, name)), '-n', 'ip', '-4', '-o', ...what], {encoding: 'utf8'})
 
-  /** Waits until NAME's veth is set up (the activator logs it once both ends are configured). */
+  /** operstate of the host's end of NAME's pair ('up' once both ends are). */
+  const hostEnd = (name: string) => (existsSync(`/sys/class/net/${hostIfname(root, name)}`) ? readFileSync(`/sys/class/net/${hostIfname(root, name)}/operstate`, 'utf8').trim() : 'absent')
+
+  /** Waits until NAME's veth is set up (the activator logs it once both ends are). */
   const vethUp = async (name: string) => {
-    for (let i = 0; i < 200 && !log.some((l) => l.includes(`${name}: veth `) && l.includes(' up, ')); i++) await new Promise((r) => setTimeout(r, 50))
-    expect(log.join('\n')).toContain(`${name}: veth `)
+    for (let i = 0; i < 200 && !log.some((l) => l.includes(`${name}: network namespace up (veth`)); i++) await new Promise((r) => setTimeout(r, 50))
+    expect(log.join('\n')).toContain(`${name}: network namespace up (veth`)
   }
 
   beforeAll(async () => {
@@ -66,13 +70,22 @@ describe.skipIf(reason)('containers with a veth address of their own (real nspaw
     else process.env.CTR_VETH_RANGE = rangeBefore
   })
 
-  it('each gets a /30 of the range: its address inside on host0, served by ssh through the passed socket', async () => {
+  it('each gets a /30 of the range, set up while it sleeps: its address inside on host0, served by ssh through the passed socket', async () => {
     const [a, b] = [await getContainer(root, 'vet1'), await getContainer(root, 'vet2')]
     expect(a.address).toBe('10.213.250.2')
     expect(b.address).toBe('10.213.250.6')
-    const login = await ssh(keys.key, PORT_1, 'cat /sys/class/net/host0/operstate')
-    expect(login.exitCode, login.stderr).toBe(0)
+    // Made before any connection: the wake only joins the namespace.
     await vethUp('vet1')
+    expect(hostEnd('vet1')).toBe('up')
+    const login = await ssh(keys.key, PORT_1, 'cat /sys/class/net/host0/operstate; ls /sys/class/net; grep CapEff /proc/self/status')
+    expect(login.exitCode, login.stderr).toBe(0)
+    const [operstate, ...rest] = login.stdout.split('\n')
+    expect(operstate).toBe('up')
+    // Its sysfs shows its own links only, not the host's or its neighbours' ends.
+    expect(rest.slice(0, -1)).toEqual(['host0', 'lo'])
+    // Root inside lacks CAP_NET_ADMIN (bit 12): it cannot take a neighbour's address.
+    expect(BigInt(`0x${rest.at(-1)!.split(/\s+/)[1]}`) & (1n << 12n)).toBe(0n)
+    expect(log.join('\n')).not.toContain('vet1: its network namespace is not set up yet')
     expect(await insideNet('vet1', ['addr', 'show', 'host0'])).toContain('inet 10.213.250.2/30')
     expect(await insideNet('vet1', ['route', 'show', 'default'])).toContain('default via 10.213.250.1 dev host0')
     expect((await getContainerStatus(root, 'vet1'))?.address).toBe('10.213.250.2')
@@ -104,11 +117,24 @@ describe.skipIf(reason)('containers with a veth address of their own (real nspaw
     await session
   })
 
-  it('keeps its address across a poweroff and the next boot', async () => {
+  it('keeps its address and namespace across a poweroff and the next boot, with nothing made again', async () => {
     expect((await stopContainers(root, ['vet1'], {keepPorts: true})).items[0].error).toBeUndefined()
+    // The pair outlives the boot: its namespace is ctr's, not the container's.
+    expect(hostEnd('vet1')).toBe('up')
     log.length = 0
     expect((await ssh(keys.key, PORT_1, 'true')).exitCode).toBe(0)
-    await vethUp('vet1')
+    expect(await insideNet('vet1', ['addr', 'show', 'host0'])).toContain('inet 10.213.250.2/30')
+    expect(log.join('\n')).not.toContain('vet1: network namespace up')
+  })
+
+  it('makes them again before the wake when they are gone (as after a host reboot)', async () => {
+    expect((await stopContainers(root, ['vet1'], {keepPorts: true})).items[0].error).toBeUndefined()
+    execFileSync('ip', ['link', 'del', hostIfname(root, 'vet1')])
+    execFileSync('umount', [containerPaths(root, 'vet1').netns])
+    log.length = 0
+    const out = await ssh(keys.key, PORT_1, 'cat /sys/class/net/host0/operstate')
+    expect(out.stdout).toBe('up')
+    expect(log.join('\n')).toContain('vet1: its network namespace is not set up yet; setting it up before it boots')
     expect(await insideNet('vet1', ['addr', 'show', 'host0'])).toContain('inet 10.213.250.2/30')
   })
 
@@ -118,6 +144,7 @@ describe.skipIf(reason)('containers with a veth address of their own (real nspaw
     expect(removed[0].removed, JSON.stringify(removed[0].error)).toBe(true)
     const set = execFileSync('nft', ['list', 'set', 'ip', natTable(root), 'containers'], {encoding: 'utf8'})
     expect(set).not.toContain('10.213.250.6')
+    expect(existsSync(`/sys/class/net/${hostIfname(root, 'vet2')}`)).toBe(false)
     await createContainer(root, {distro: 'debian', name: 'vet3', sshKeyFiles: [keys.pub], idleTimeoutSec: 0, network: 'veth', ports: [{port: PORT_3, service: 'ssh', address: '127.0.0.1'}]})
     expect((await getContainer(root, 'vet3')).address).toBe('10.213.250.6')
   })

@@ -54,9 +54,9 @@ describe('limits', () => {
     expect(nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false, limits: {pids: 64}}).some((a) => a.startsWith('--property'))).toBe(false)
   })
 
-  it('--network private is nspawn --private-network; a record with another mode is damaged', async () => {
-    expect(nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false, network: 'private'})).toContain('--private-network')
-    expect(nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false})).not.toContain('--private-network')
+  it('--network private runs nspawn in the namespace ctr made; a record with another mode is damaged', async () => {
+    expect(nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false, network: 'private', netns: '/c/a/netns'}).slice(0, 4)).toEqual(['nsenter', '--net=/c/a/netns', '--', 'systemd-nspawn'])
+    expect(nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false, netns: '/c/a/netns'})[0]).toBe('systemd-nspawn')
     const record = {name: 'a', distro: 'debian', release: 'bookworm', image: 'i', storage: 'overlay', profile: 'lean', createdAt: 'now', ports: [], idleTimeoutSec: 0}
     expect(checkRecord('a', JSON.stringify({...record, network: 'private'}))).toMatchObject({network: 'private'})
     expect(checkRecord('a', JSON.stringify({...record, network: 'bridge'}))).toMatch(/network/)

@@ -1,6 +1,7 @@
 /** The pure part of --network veth (src/network/veth.ts): ranges, allocation, names, the ruleset. */
 import {describe, expect, it} from 'vitest'
-import {allocateAddress, hostIfname, natRuleset, natTable, parseRange, vethNspawnArgs, vethPair} from '../../src/network/veth.js'
+import {nspawnArgv} from '../../src/nspawn/argv.js'
+import {allocateAddress, hostIfname, natRuleset, natTable, parseRange, vethPair} from '../../src/network/veth.js'
 
 describe('veth addresses and names', () => {
   it('allocates the lowest free /30 of the range, its second address, and says when none is left', () => {
@@ -16,11 +17,18 @@ describe('veth addresses and names', () => {
     for (const bad of ['10.213.0.0', '10.213.0.0/30', '10.300.0.0/16', 'x/8']) expect(() => parseRange(bad), bad).toThrow(/CTR_VETH_RANGE must be an IPv4 range/)
   })
 
-  it("names the host's end within 15 characters, per root and container, and nspawn's pair by it", () => {
+  it("names the host's end within 15 characters, per root and container", () => {
     const name = hostIfname('/var/lib/ctr', 'a-very-long-container-name-of-sixty-three-characters-at-most-xx')
     expect(name.length).toBeLessThanOrEqual(15)
     expect(hostIfname('/var/lib/ctr', 'web')).not.toBe(hostIfname('/var/lib/other', 'web'))
-    expect(vethNspawnArgs(name)).toEqual([`--network-veth-extra=${name}:host0`])
+  })
+
+  it('runs nspawn inside the namespace ctr made, with no network option of its own', () => {
+    const argv = nspawnArgv({tree: '/r/containers/web/rootfs', machine: 'web', hostHasSystemd: false, network: 'veth', netns: '/r/containers/web/netns'})
+    expect(argv.slice(0, 4)).toEqual(['nsenter', '--net=/r/containers/web/netns', '--', 'systemd-nspawn'])
+    expect(argv.filter((a) => a.startsWith('--network') || a === '--private-network')).toEqual([])
+    // The host's network ignores the file.
+    expect(nspawnArgv({tree: '/t', machine: 'web', hostHasSystemd: false, network: 'host', netns: '/n'})[0]).toBe('systemd-nspawn')
   })
 
   it('the NAT table replaces itself whole: masquerade out, replies in, nothing else in, nothing between containers', () => {
