@@ -28,7 +28,7 @@ export default class Create extends CtrCommand {
     copy: Flags.boolean({description: 'copy the base tree instead of an overlay on it'}),
     profile: Flags.string({description: 'boot profile: lean (socket-activated services only) or full (the distro\'s whole boot)'}),
     'idle-timeout': idleTimeoutFlag({description: 'power off after this many seconds without a connection (0 = never, at most 30 days)'}),
-    network: Flags.string({description: 'host (the host\'s network, the default), private (loopback only; the exposed ports still come in) or veth (an address of its own from CTR_VETH_RANGE, out through NAT, nothing in but its ports)', options: ['host', 'private', 'veth']}),
+    network: Flags.string({description: 'veth (the default, or CTR_NETWORK\'s: an address of its own from CTR_VETH_RANGE, out through NAT, nothing in but its ports), private (loopback only; the exposed ports still come in) or host (the host\'s network)', options: ['host', 'private', 'veth']}),
     'private-users': Flags.boolean({description: 'user IDs of its own: root inside is an unprivileged UID range on the host (the tree is idmapped, not chowned; needs --copy)'}),
     memory: memoryFlag({description: 'memory limit, e.g. 256M or 2G (swap included); past it, the kernel OOM-kills inside the container only'}),
     pids: pidsFlag({description: 'most processes and threads at once'}),
@@ -84,7 +84,7 @@ export default class Create extends CtrCommand {
         process.stderr.write(`ctr: warning: --mirror had no effect: the cached base ${c.image} was used (${from})\n`)
         process.stderr.write(`  to bootstrap from ${flags.mirror}, remove that base first: ctr images rm ${c.image}\n`)
       }
-      this.say(`created ${c.name} (${c.distro} ${c.release}, ${c.storage}) in ${report.seconds.toFixed(1)} s${report.bootstrapped ? ', base bootstrapped' : ''}`)
+      this.say(`created ${c.name} (${c.distro} ${c.release}, ${c.storage}, network ${c.network ?? 'host'}${c.address ? ` ${c.address}` : ''}) in ${report.seconds.toFixed(1)} s${report.bootstrapped ? ', base bootstrapped' : ''}`)
       if (report.authorizedKeys === 0) this.say('note: no SSH key was found for root; pass --ssh-key FILE to log in with ssh')
       if (c.ports.length === 0) this.say(`next: ctr expose PORT ssh -c ${c.name} && ctr start ${c.name}`)
       return report

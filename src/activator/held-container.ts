@@ -24,6 +24,7 @@ import {containerLeader, establishedByPort, processName, processTree, residentBy
 import {Poweroff} from './poweroff.js'
 import {isolationOf} from '../status/collect.js'
 import {networkReady, prepareNetwork, teardownNetwork} from '../network/netns.js'
+import {ensureNat} from '../network/veth.js'
 import {existsSync} from 'node:fs'
 import {consoleLog} from './protocol.js'
 import {spawnNspawn, type SpawnDeps, type SpawnedContainer} from './spawn-nspawn.js'
@@ -93,6 +94,8 @@ export class HeldContainer {
   private retired = false
   /** Its network namespace being made (prepareNetwork). */
   private networkSetup?: Promise<void>
+  /** Its veth address is in the root's NAT set, as this activator saw to. */
+  private natEnsured = false
   /** ms timestamp since when no connection was seen, while running. */
   idleSince?: number
   /** A stop or rm is queued for it: an idle poweroff waiting for sessions to end gives way (IdlePolicy). */
@@ -169,12 +172,19 @@ export class HeldContainer {
   listen(): void {
     this.state = 'listening'
     // A private or veth container's network is made while it sleeps, so that a wake does not wait for it.
-    if (!networkReady(this.ctx.root, this.record)) {
-      this.prepareNetwork().catch((error) => {
+    // One that is there already (an earlier activator made it) still needs its NAT, which goes
+    // with a host reboot or a flushed ruleset: made again, once per activator.
+    const address = this.record.network === 'veth' ? this.record.address : undefined
+    const work = !networkReady(this.ctx.root, this.record) ? this.prepareNetwork() : address && !this.natEnsured ? ensureNat(this.ctx.root, address) : undefined
+    work?.then(
+      () => {
+        this.natEnsured = address !== undefined
+      },
+      (error) => {
         this.history.lastError = `its network namespace could not be set up: ${error instanceof Error ? error.message : String(error)}`
         this.ctx.log(`${this.name}: ${this.history.lastError}`)
-      })
-    }
+      },
+    )
     this.ctx.watcher.watch(
       this.name,
       this.sockets.map((s) => s.fd),

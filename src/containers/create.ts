@@ -16,7 +16,7 @@ import {mountRootfs, unmountRootfs} from '../rootfs/mount.js'
 import {DEFAULT_PROFILE, getProfile} from '../rootfs/profiles.js'
 import {getService} from '../units/services.js'
 import {NETWORK_MODES, type ContainerRecord, type Exposure, type NetworkMode, listContainerEntries, listContainers, readContainer, writeContainer} from '../store/containers.js'
-import {allocateAddress} from '../network/veth.js'
+import {allocateAddress, hostAddresses} from '../network/veth.js'
 import {withLock} from '../store/lock.js'
 import {containerPaths, imagePaths, layout} from '../store/paths.js'
 import {freeSpace, isNoSpace, isSpaceReport, noSpace, requireSpace} from '../store/space.js'
@@ -81,7 +81,8 @@ export async function createContainer(root: string, options: CreateOptions, hook
   if (options.mirror !== undefined) validateMirror(options.mirror)
   const profile = getProfile(options.profile ?? DEFAULT_PROFILE).name
   if (options.privateUsers) requireIdmappable(options.copy ? 'copy' : 'overlay')
-  if (options.network) requireNetworkPrograms(validateNetwork(options.network))
+  const network = options.network === undefined ? defaultNetwork() : validateNetwork(options.network)
+  requireNetworkPrograms(network)
   for (const e of options.ports ?? []) getService(e.service)
   requireRoot('ctr create')
   requireProgram('systemd-nspawn')
@@ -126,8 +127,8 @@ export async function createContainer(root: string, options: CreateOptions, hook
       ports: options.ports ?? [],
       idleTimeoutSec: options.idleTimeoutSec ?? 0,
       ...limitsOf(undefined, options),
-      ...(options.network && options.network !== 'host' ? {network: validateNetwork(options.network)} : {}),
-      ...(options.network === 'veth' ? {address: await freeVethAddress(root)} : {}),
+      ...(network !== 'host' ? {network} : {}),
+      ...(network === 'veth' ? {address: await freeVethAddress(root)} : {}),
       ...(options.privateUsers ? {privateUsers: true} : {}),
     }
     try {
@@ -193,16 +194,29 @@ export function validateNetwork(mode: string): NetworkMode {
   return mode as NetworkMode
 }
 
+/** A new container's network when create is not told: veth (isolated, still out to mirrors), or CTR_NETWORK's. */
+export function defaultNetwork(env: NodeJS.ProcessEnv = process.env): NetworkMode {
+  const mode = env.CTR_NETWORK
+  if (mode === undefined || mode === '') return 'veth'
+  if (!NETWORK_MODES.includes(mode as NetworkMode)) {
+    throw new CtrError('INVALID_ARGUMENT', `CTR_NETWORK must be ${NETWORK_MODES.join(' or ')}, not ${JSON.stringify(mode)}`, {hints: ['unset it for the default, veth']})
+  }
+  return mode as NetworkMode
+}
+
 /** What a private or veth container's network needs on the host (src/network/): checked when one is made. */
 export function requireNetworkPrograms(network: NetworkMode): void {
   if (network === 'host') return
   for (const program of network === 'veth' ? ['ip', 'nft', 'sysctl', 'nsenter', 'unshare'] : ['ip', 'nsenter', 'unshare']) requireProgram(program)
 }
 
-/** The lowest veth address no container of ROOT has (under the root's lock). */
+/**
+ * The lowest veth address no container of ROOT has (under the root's lock), in a /30 none of the
+ * host's links has an address in (another state root's containers, a network of the host's own).
+ */
 export async function freeVethAddress(root: string): Promise<string> {
   const taken = (await listContainers(root)).flatMap((r) => (r.address ? [r.address] : []))
-  return allocateAddress(taken)
+  return allocateAddress([...taken, ...(await hostAddresses())])
 }
 
 /** RECORD's limits with those OPTIONS set (0 removes one); absent when none is left. */

@@ -3,7 +3,7 @@
  * place that runs programs. It is loaded when first needed: an activator that holds no veth or
  * private container never loads it, and none of it is on the wake path.
  */
-export async function runProgram(argv: readonly string[], input?: string): Promise<void> {
+export async function runProgram(argv: readonly string[], input?: string): Promise<string> {
   const {run} = await import('../exec.js')
-  await run(argv, {input, timeoutMs: 10_000})
+  return (await run(argv, {input, timeoutMs: 10_000})).stdout
 }

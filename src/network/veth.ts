@@ -64,7 +64,7 @@ export function vethPair(address: string): VethAddress {
   return {address: toIp(block + 2), gateway: toIp(block + 1), prefix: 30}
 }
 
-/** The lowest /30 of RANGE that none of TAKEN (containers' addresses) is in; the container's address in it. */
+/** The lowest /30 of RANGE that none of TAKEN (containers' and the host's addresses) is in; the container's address in it. */
 export function allocateAddress(taken: readonly string[], range = process.env.CTR_VETH_RANGE ?? DEFAULT_VETH_RANGE): string {
   const {first, size} = parseRange(range)
   const used = new Set(taken.map((a) => toNumber(a) - (toNumber(a) % 4)))
@@ -87,12 +87,11 @@ export function natTable(root: string): string {
 /**
  * The table, whole: forwarding out (masqueraded) for its containers, replies back in, and nothing
  * else in: not from outside, and not from one container to another (each customer's container is
- * kept from the others). Made anew in one transaction (an existing one is replaced).
+ * kept from the others). GUARD (when forwarding was off until ctr turned it on): nothing else is
+ * forwarded either, so the host does not become a router for anything but its containers.
  */
-export function natRuleset(table: string): string {
+export function natRuleset(table: string, guard: boolean): string {
   return [
-    `table ip ${table} {}`,
-    `delete table ip ${table}`,
     `table ip ${table} {`,
     '  set containers { type ipv4_addr; }',
     '  chain postrouting { type nat hook postrouting priority srcnat; policy accept;',
@@ -101,6 +100,7 @@ export function natRuleset(table: string): string {
     '  chain forward { type filter hook forward priority filter; policy accept;',
     '    ip daddr @containers ct state established,related accept',
     '    ip daddr @containers drop',
+    ...(guard ? ['    ip saddr != @containers drop'] : []),
     '  }',
     '}',
     '',
@@ -133,15 +133,35 @@ export async function addVeth(root: string, name: string, address: string, netns
   }
   const inside = [`addr replace ${pair.address}/${pair.prefix} dev ${CONTAINER_IFNAME}`, `link set ${CONTAINER_IFNAME} up`, `route replace default via ${pair.gateway}`]
   await runProgram(['nsenter', `--net=${netns}`, '--', 'ip', '-batch', '-'], `${inside.join('\n')}\n`)
-  await runProgram(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
-  const table = natTable(root)
-  if (!tablesMade.has(table)) {
-    await runProgram(['nft', '-f', '-'], natRuleset(table))
-    tablesMade.add(table)
-  }
-  await runProgram(['nft', 'add', 'element', 'ip', table, 'containers', `{ ${pair.address} }`])
+  await ensureNat(root, address)
   await runProgram(['ip', 'addr', 'replace', `${pair.gateway}/${pair.prefix}`, 'dev', ifname])
   await runProgram(['ip', 'link', 'set', ifname, 'up'])
+}
+
+/**
+ * ROOT's table is there with ADDRESS (a container's) in its set, and forwarding is on. A table that
+ * exists is kept as it is (its set holds the other containers' addresses: an activator that starts
+ * again must not drop them); one that does not (the first veth container, a host reboot, a flushed
+ * ruleset) is made, with the guard if forwarding was still off.
+ */
+export async function ensureNat(root: string, address: string): Promise<void> {
+  const table = natTable(root)
+  if (!tablesMade.has(table)) {
+    const exists = await runProgram(['nft', 'list', 'table', 'ip', table]).then(() => true, () => false)
+    if (!exists) {
+      const forwarding = (await runProgram(['sysctl', '-n', 'net.ipv4.ip_forward'])).trim() === '1'
+      await runProgram(['nft', '-f', '-'], natRuleset(table, !forwarding))
+    }
+    tablesMade.add(table)
+  }
+  await runProgram(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
+  await runProgram(['nft', 'add', 'element', 'ip', table, 'containers', `{ ${vethPair(address).address} }`])
+}
+
+/** The IPv4 addresses the host's own links have (`ip -4 -o addr`): a /30 with one of them is not free. */
+export async function hostAddresses(): Promise<string[]> {
+  const out = await runProgram(['ip', '-4', '-o', 'addr', 'show'])
+  return [...out.matchAll(/\sinet (\d+\.\d+\.\d+\.\d+)\//g)].map((m) => m[1])
 }
 
 /** NAME's pair gone, both ends at once (the namespace's end would otherwise go only when the kernel gets round to it). */

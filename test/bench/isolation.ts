@@ -27,11 +27,11 @@ interface Mode {
 }
 
 const MODES: Mode[] = [
-  {name: 'host', options: {}},
+  {name: 'host', options: {network: 'host'}},
   {name: 'private', reference: 'host', options: {network: 'private'}},
   {name: 'veth', reference: 'host', options: {network: 'veth'}},
-  {name: 'copy', options: {copy: true}},
-  {name: 'private-users', reference: 'copy', options: {copy: true, privateUsers: true}},
+  {name: 'copy', options: {copy: true, network: 'host'}},
+  {name: 'private-users', reference: 'copy', options: {copy: true, privateUsers: true, network: 'host'}},
 ]
 
 const FORWARD = '/proc/sys/net/ipv4/ip_forward'

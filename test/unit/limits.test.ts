@@ -60,9 +60,13 @@ describe('limits', () => {
     const record = {name: 'a', distro: 'debian', release: 'bookworm', image: 'i', storage: 'overlay', profile: 'lean', createdAt: 'now', ports: [], idleTimeoutSec: 0}
     expect(checkRecord('a', JSON.stringify({...record, network: 'private'}))).toMatchObject({network: 'private'})
     expect(checkRecord('a', JSON.stringify({...record, network: 'bridge'}))).toMatch(/network/)
-    const {validateNetwork} = await import('../../src/containers/create.js')
+    const {defaultNetwork, validateNetwork} = await import('../../src/containers/create.js')
     expect(() => validateNetwork('bridge')).toThrow(/--network must be host or private or veth/)
     expect(validateNetwork('veth')).toBe('veth')
+    // The default: veth, unless CTR_NETWORK says.
+    expect(defaultNetwork({})).toBe('veth')
+    expect(defaultNetwork({CTR_NETWORK: 'host'})).toBe('host')
+    expect(() => defaultNetwork({CTR_NETWORK: 'bridge'})).toThrow(/CTR_NETWORK must be host or private or veth, not "bridge"/)
   })
 
   it('--private-users is a picked range with the tree idmapped (never chowned); only a --copy may have it', async () => {

@@ -31,11 +31,19 @@ describe('veth addresses and names', () => {
     expect(nspawnArgv({tree: '/t', machine: 'web', hostHasSystemd: false, network: 'host', netns: '/n'})[0]).toBe('systemd-nspawn')
   })
 
-  it('the NAT table replaces itself whole: masquerade out, replies in, nothing else in, nothing between containers', () => {
-    const rules = natRuleset(natTable('/var/lib/ctr'))
-    expect(rules.split('\n').slice(0, 2)).toEqual([`table ip ${natTable('/var/lib/ctr')} {}`, `delete table ip ${natTable('/var/lib/ctr')}`])
+  it('the NAT table: masquerade out, replies in, nothing else in, nothing between containers, and with the guard nothing else forwarded', () => {
+    const rules = natRuleset(natTable('/var/lib/ctr'), false)
+    expect(rules.split('\n')[0]).toBe(`table ip ${natTable('/var/lib/ctr')} {`)
     expect(rules).toContain('ip saddr @containers ip daddr != @containers masquerade')
     expect(rules).toContain('ip daddr @containers ct state established,related accept')
     expect(rules).toMatch(/ip daddr @containers drop/)
+    expect(rules).not.toContain('ip saddr != @containers drop')
+    const guarded = natRuleset(natTable('/var/lib/ctr'), true).split('\n')
+    // Last in the chain: replies to containers are let through before it.
+    expect(guarded.indexOf('    ip saddr != @containers drop')).toBe(guarded.indexOf('    ip daddr @containers drop') + 1)
+  })
+
+  it("skips a /30 that one of the host's addresses is in", () => {
+    expect(allocateAddress(['10.213.0.1', '10.213.0.6'], '10.213.0.0/16')).toBe('10.213.0.10')
   })
 })
