@@ -12,7 +12,7 @@ export default class Create extends CtrCommand {
     {description: 'A Debian bookworm container named web1', command: '<%= config.bin %> create debian web1'},
     {description: 'Trixie, with an extra package and a given key', command: '<%= config.bin %> create debian dev --release trixie --packages git --ssh-key ~/.ssh/id_ed25519.pub'},
     {description: 'With sshd socket-activated on port 2222 from the start', command: '<%= config.bin %> create debian web2 --ssh-port 2222'},
-    {description: 'Isolated: loopback only, user IDs of its own, 512 MiB', command: '<%= config.bin %> create debian shop --copy --ssh-port 2223 --network private --private-users --memory 512M'},
+    {description: 'Isolated: loopback only, user IDs of its own, 512 MiB', command: '<%= config.bin %> create debian shop --ssh-port 2223 --network private --private-users --memory 512M'},
   ]
 
   static args = {
@@ -29,7 +29,7 @@ export default class Create extends CtrCommand {
     profile: Flags.string({description: 'boot profile: lean (socket-activated services only) or full (the distro\'s whole boot)'}),
     'idle-timeout': idleTimeoutFlag({description: 'power off after this many seconds without a connection (0 = never, at most 30 days)'}),
     network: Flags.string({description: 'veth (the default, or CTR_NETWORK\'s: an address of its own from CTR_VETH_RANGE, out through NAT, nothing in but its ports), private (loopback only; the exposed ports still come in) or host (the host\'s network)', options: ['host', 'private', 'veth']}),
-    'private-users': Flags.boolean({description: 'user IDs of its own: root inside is an unprivileged UID range on the host (the tree is idmapped, not chowned; needs --copy)'}),
+    'private-users': Flags.boolean({description: 'user IDs of its own: root inside is an unprivileged UID range on the host, kept in its record (the base stays shared: idmapped, never chowned)'}),
     memory: memoryFlag({description: 'memory limit, e.g. 256M or 2G (swap included); past it, the kernel OOM-kills inside the container only'}),
     pids: pidsFlag({description: 'most processes and threads at once'}),
     cpus: cpusFlag({description: 'CPU time it may use, in CPUs (0.5: half of one; a CFS quota on its cgroup)'}),

@@ -14,7 +14,7 @@ export default class Update extends CtrCommand {
     {description: 'At most 256 MiB of memory and 200 processes', command: '<%= config.bin %> update web1 --memory 256M --pids 200'},
     {description: 'At most half of one CPU', command: '<%= config.bin %> update web1 --cpus 0.5'},
     {description: 'No memory limit any more', command: '<%= config.bin %> update web1 --memory 0'},
-    {description: 'User IDs of its own from the next boot, for a --copy container (root inside is unprivileged on the host)', command: '<%= config.bin %> update shop --private-users'},
+    {description: 'User IDs of its own from the next boot (root inside is unprivileged on the host)', command: '<%= config.bin %> update shop --private-users'},
   ]
 
   static args = {name: Args.string({description: 'container name', required: true})}

@@ -3,6 +3,7 @@
  * pure argv elsewhere; this module runs it, logs `+ argv` under --debug, streams output lines to
  * whoever shows progress, and turns a failure into a CtrError carrying the tool's stderr tail.
  */
+import {spawn, type ChildProcess} from 'node:child_process'
 import {execa, type ResultPromise} from 'execa'
 import {accessSync, constants} from 'node:fs'
 import {delimiter, join} from 'node:path'
@@ -118,6 +119,16 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     })
   }
   return {stdout, stderr, exitCode: 0}
+}
+
+/**
+ * A program that has to be alive while ctr uses it rather than run to completion (one that holds
+ * a namespace open, say): started with nothing of ctr's stdio, killed by the caller when done.
+ */
+export function startProgram(argv: readonly string[]): ChildProcess {
+  const [program, ...args] = argv
+  debug(`+ ${argv.join(' ')} &`)
+  return spawn(requireProgram(program), args, {stdio: 'ignore'})
 }
 
 export interface TrackedRun<P> {

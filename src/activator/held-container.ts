@@ -27,6 +27,7 @@ import {networkReady, prepareNetwork, teardownNetwork} from '../network/netns.js
 import {ensureNat} from '../network/veth.js'
 import {existsSync} from 'node:fs'
 import {consoleLog} from './protocol.js'
+import {idmapsLowers} from '../rootfs/uid-ranges.js'
 import {spawnNspawn, type SpawnDeps, type SpawnedContainer} from './spawn-nspawn.js'
 import {afterExit, describeExit, rebootLoopMessage, type RebootPolicy, type StopRequest} from './transitions.js'
 import type {SocketWatcher} from './watcher.js'
@@ -235,7 +236,7 @@ export class HeldContainer {
     }
     const binds = serviceBinds(this.record, (service) => findService(service)?.docroot)
     const netns = containerPaths(this.ctx.root, this.name).netns
-    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds, limits: this.record.limits, network: this.record.network, netns, privateUsers: this.record.privateUsers})
+    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds, limits: this.record.limits, network: this.record.network, netns, privateUsers: this.record.privateUsers, uidBase: this.record.uidBase, shiftedTree: idmapsLowers(this.record)})
     // A cgroup of its own (cgroups.ts); on a systemd host, registration makes its scope instead.
     const cgroups = this.ctx.hostHasSystemd ? [] : makeContainerCgroups(this.ctx.root, this.name, this.ctx.log, this.record.limits)
     let spawned: SpawnedContainer

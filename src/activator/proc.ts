@@ -3,7 +3,7 @@
  * connections of a passed socket live in the host's network namespace, whatever the container's
  * network mode, so /proc/net/tcp{,6} of the host sees them) and the memory of its process tree.
  */
-import {readFileSync, readdirSync, readlinkSync, statSync} from 'node:fs'
+import {openSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync} from 'node:fs'
 
 export const TCP_ESTABLISHED = 0x01
 export const TCP_LISTEN = 0x0a
@@ -304,4 +304,23 @@ export function processCgroups(pid: number | 'self' = 'self'): Map<string, strin
     if (m) out.set(m[1], m[2])
   }
   return out
+}
+
+/** PID's user namespace, as /proc names it (user:[INODE]); undefined when it is gone. */
+export function userNamespaceOf(pid: number | 'self'): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/user`)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Maps PID's (new, still unmapped) user namespace: IDs 0..COUNT-1 inside are BASE.. outside, for
+ * users and groups; then returns an fd of that namespace (for an idmapped mount).
+ */
+export function mapUserNamespace(pid: number, base: number, count: number): number {
+  writeFileSync(`/proc/${pid}/uid_map`, `0 ${base} ${count}\n`)
+  writeFileSync(`/proc/${pid}/gid_map`, `0 ${base} ${count}\n`)
+  return openSync(`/proc/${pid}/ns/user`, 'r')
 }

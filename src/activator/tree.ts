@@ -8,6 +8,8 @@ import {existsSync, readFileSync} from 'node:fs'
 import {CtrError} from '../errors.js'
 import type {ContainerRecord} from '../store/containers.js'
 import {containerPaths} from '../store/paths.js'
+import {join} from 'node:path'
+import {idmapsLowers} from '../rootfs/uid-ranges.js'
 
 /** Mount points in /proc/self/mountinfo text (field 5, octal escapes such as \040 undone). */
 export function mountPoints(mountinfo: string): Set<string> {
@@ -34,6 +36,11 @@ export async function prepareTree(root: string, record: ContainerRecord): Promis
   }
   if (record.storage === 'copy') return rootfs
   // Read synchronously: half a millisecond, against two to four for a round trip through libuv's pool.
-  if (mountPoints(readFileSync('/proc/self/mountinfo', 'utf8')).has(rootfs)) return rootfs
+  const points = mountPoints(readFileSync('/proc/self/mountinfo', 'utf8'))
+  if (points.has(rootfs)) {
+    // Mounted as the record wants it (on idmapped lowers or not), or --private-users changed since.
+    if (points.has(join(paths.dir, 'lowers', '0')) === idmapsLowers(record)) return rootfs
+    await (await import('../rootfs/mount.js')).unmountRootfs(root, record.name)
+  }
   return (await import('../rootfs/mount.js')).mountRootfs(root, record)
 }

@@ -17,6 +17,7 @@ import {DEFAULT_PROFILE, getProfile} from '../rootfs/profiles.js'
 import {getService} from '../units/services.js'
 import {NETWORK_MODES, type ContainerRecord, type Exposure, type NetworkMode, listContainerEntries, listContainers, readContainer, writeContainer} from '../store/containers.js'
 import {allocateAddress, hostAddresses} from '../network/veth.js'
+import {allocateUidBase} from '../rootfs/uid-ranges.js'
 import {withLock} from '../store/lock.js'
 import {containerPaths, imagePaths, layout} from '../store/paths.js'
 import {freeSpace, isNoSpace, isSpaceReport, noSpace, requireSpace} from '../store/space.js'
@@ -80,7 +81,6 @@ export async function createContainer(root: string, options: CreateOptions, hook
   const extraPackages = validatePackages(options.packages ?? [])
   if (options.mirror !== undefined) validateMirror(options.mirror)
   const profile = getProfile(options.profile ?? DEFAULT_PROFILE).name
-  if (options.privateUsers) requireIdmappable(options.copy ? 'copy' : 'overlay')
   const network = options.network === undefined ? defaultNetwork() : validateNetwork(options.network)
   requireNetworkPrograms(network)
   for (const e of options.ports ?? []) getService(e.service)
@@ -129,7 +129,7 @@ export async function createContainer(root: string, options: CreateOptions, hook
       ...limitsOf(undefined, options),
       ...(network !== 'host' ? {network} : {}),
       ...(network === 'veth' ? {address: await freeVethAddress(root)} : {}),
-      ...(options.privateUsers ? {privateUsers: true} : {}),
+      ...(options.privateUsers ? {privateUsers: true, uidBase: await freeUidBase(root)} : {}),
     }
     try {
       await mkdir(paths.dir, {recursive: true, mode: 0o700})
@@ -171,18 +171,9 @@ async function materialize(root: string, record: ContainerRecord, image: ImageRe
   return rootfs
 }
 
-/**
- * --private-users needs an idmapped mount of the container's tree (nspawn's
- * --private-users-ownership=map; never a chown, which on an overlay would copy the whole base up).
- * ext4, where a --copy lives, can be idmapped; an overlayfs mount cannot on this kernel line (6.18
- * here: nspawn says "ID mapped mounts are apparently not available"), so an overlay container with
- * its own user IDs would fail at every boot. It is refused here instead.
- */
-export function requireIdmappable(storage: ContainerRecord['storage']): void {
-  if (storage === 'copy') return
-  throw new CtrError('INVALID_ARGUMENT', '--private-users needs a --copy container: the kernel cannot idmap an overlay mount, and ctr does not chown a shared base', {
-    hints: ['create it as a copy: ctr create debian NAME --copy --private-users'],
-  })
+/** The lowest UID range no container of ROOT has (under the root's lock): rootfs/uid-ranges.ts. */
+export async function freeUidBase(root: string): Promise<number> {
+  return allocateUidBase((await listContainers(root)).flatMap((r) => (r.uidBase !== undefined ? [r.uidBase] : [])))
 }
 
 export function validateNetwork(mode: string): NetworkMode {

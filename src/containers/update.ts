@@ -11,7 +11,7 @@ import {getContainer, writeContainer, type ContainerRecord} from '../store/conta
 import {withLock} from '../store/lock.js'
 import {layout} from '../store/paths.js'
 import {requireRoot} from '../sys/privileges.js'
-import {freeVethAddress, limitsOf, requireIdmappable, requireNetworkPrograms, validateNetwork} from './create.js'
+import {freeUidBase, freeVethAddress, limitsOf, requireNetworkPrograms, validateNetwork} from './create.js'
 
 export interface UpdateOptions {
   idleTimeoutSec?: number
@@ -69,10 +69,9 @@ export async function updateContainer(root: string, name: string, options: Updat
     }
     if (options.privateUsers !== undefined && options.privateUsers !== (record.privateUsers ?? false)) {
       delete updated.privateUsers
-      if (options.privateUsers) {
-        requireIdmappable(record.storage)
-        updated.privateUsers = true
-      }
+      delete updated.uidBase
+      // From the next boot: its tree is remounted and an overlay's upper dir shifted then (rootfs/idmap.ts).
+      if (options.privateUsers) Object.assign(updated, {privateUsers: true, uidBase: await freeUidBase(root)})
       changed.push('private-users')
     }
     const limits = limitsOf(record.limits, options)

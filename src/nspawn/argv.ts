@@ -22,6 +22,10 @@ export interface NspawnOptions {
   netns?: string
   /** A user namespace of its own, the tree idmapped (never chowned: the base is shared). */
   privateUsers?: boolean
+  /** Its range's first UID (unset: nspawn picks one). */
+  uidBase?: number
+  /** An overlay stacked on idmapped lowers, its upper stored shifted: the tree is in the range already (rootfs/idmap.ts). */
+  shiftedTree?: boolean
   /** Extra arguments. */
   extra?: readonly string[]
 }
@@ -42,7 +46,10 @@ export function nspawnArgv(options: NspawnOptions): string[] {
   if (options.hostHasSystemd && options.limits?.memoryBytes) argv.push(`--property=MemoryMax=${options.limits.memoryBytes}`, '--property=MemorySwapMax=0')
   if (options.hostHasSystemd && options.limits?.pids) argv.push(`--property=TasksMax=${options.limits.pids}`)
   if (options.hostHasSystemd && options.limits?.cpus) argv.push(`--property=CPUQuota=${Math.round(options.limits.cpus * 100)}%`)
-  if (options.privateUsers) argv.push('--private-users=pick', '--private-users-ownership=map')
+  if (options.privateUsers) {
+    const range = options.uidBase === undefined ? 'pick' : `${options.uidBase}:65536`
+    argv.push(`--private-users=${range}`, `--private-users-ownership=${options.shiftedTree ? 'off' : 'map'}`)
+  }
   for (const [host, inside] of options.bindsReadOnly ?? []) argv.push(`--bind-ro=${bindPath(host)}:${bindPath(inside)}`)
   argv.push(...(options.extra ?? []))
   // private, veth: nspawn runs in the namespace ctr made (network/netns.ts), with no network option of its own.

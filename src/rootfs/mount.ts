@@ -8,6 +8,9 @@ import {run} from '../exec.js'
 import type {ContainerRecord} from '../store/containers.js'
 import {containerPaths} from '../store/paths.js'
 import {lowerTrees} from './images.js'
+import {alignUpper, mountIdmappedLowers} from './idmap.js'
+import {idmapsLowers} from './uid-ranges.js'
+import {join} from 'node:path'
 
 export async function isMountPoint(path: string): Promise<boolean> {
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8')
@@ -30,7 +33,7 @@ export function overlayMountArgv(lowers: readonly string[], upper: string, work:
  * and making it again, with an empty upper dir, would boot a bare base in the removed one's place.
  * A directory that has a tree but no record any more is refused too: it is not a container.
  */
-export async function mountRootfs(root: string, record: Pick<ContainerRecord, 'name' | 'image' | 'storage'>): Promise<string> {
+export async function mountRootfs(root: string, record: Pick<ContainerRecord, 'name' | 'image' | 'storage' | 'privateUsers' | 'uidBase'>): Promise<string> {
   const paths = containerPaths(root, record.name)
   if (record.storage === 'copy') {
     await requireContainer(paths, record.name)
@@ -47,8 +50,19 @@ export async function mountRootfs(root: string, record: Pick<ContainerRecord, 'n
       if (errnoCode(error) !== 'EEXIST') throw error
     }
   }
-  await run(overlayMountArgv(await lowerTrees(root, record.image), paths.upper, paths.work, paths.rootfs))
+  const lowers = await lowerTrees(root, record.image)
+  // --private-users: the upper stored shifted into the range, the lowers seen so (idmap.ts).
+  const base = idmapsLowers(record) ? record.uidBase : undefined
+  await alignUpper(paths.upper, base)
+  await unmountLowers(paths.dir)
+  const stacked = base === undefined ? lowers : await mountIdmappedLowers(paths.dir, lowers, base)
+  await run(overlayMountArgv(stacked, paths.upper, paths.work, paths.rootfs))
   return paths.rootfs
+}
+
+/** The idmapped lowers of an overlay that is not mounted any more (or never was). */
+async function unmountLowers(dir: string): Promise<void> {
+  for (const point of await mountsUnder(join(dir, 'lowers'))) await run(['umount', point])
 }
 
 /**
@@ -76,8 +90,9 @@ function gone(name: string): CtrError {
 }
 
 export async function unmountRootfs(root: string, name: string): Promise<void> {
-  const {rootfs} = containerPaths(root, name)
+  const {rootfs, dir} = containerPaths(root, name)
   if (await isMountPoint(rootfs)) await run(['umount', rootfs])
+  await unmountLowers(dir)
 }
 
 /** Every mount point at or below PATH, deepest first (for unmounting what a bootstrap left). */

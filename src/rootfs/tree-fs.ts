@@ -10,7 +10,8 @@
  * followed out, and a symlink loop fails with ELOOP as the kernel's own lookups do.
  */
 import {closeSync, fstatSync, readlinkSync} from 'node:fs'
-import {mkdir, open, readdir, readFile, rename, rmdir, symlink, unlink} from 'node:fs/promises'
+import {lchown, mkdir, open, readdir, readFile, rename, rmdir, symlink, unlink} from 'node:fs/promises'
+import {isUidBase} from './uid-ranges.js'
 import {randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
 import {join, posix} from 'node:path'
@@ -35,6 +36,17 @@ function unsafe(tree: string, path: string, error: unknown): never {
     throw new CtrError('UNSAFE_PATH', `${path} in ${tree} runs through something that is not a directory`, {hints: ['repair or recreate the container']})
   }
   throw error
+}
+
+/**
+ * How far the tree's IDs are shifted on disk: the first UID of its range for an overlay container
+ * with --private-users (rootfs/idmap.ts; its root directory is owned by that UID), else 0. What ctr
+ * makes in such a tree is owned by the container's root (or the given owner) in its range, as
+ * what the container makes itself is, and never by the host's root.
+ */
+function idShift(root: number): number {
+  const uid = fstatSync(root).uid
+  return isUidBase(uid) ? uid : 0
 }
 
 /** BODY with an O_PATH fd of the tree's root. */
@@ -66,6 +78,8 @@ async function openDir(root: number, tree: string, path: string, create?: {mode:
       }
       try {
         await mkdir(fdPath(fd, names[i]), {mode: create!.mode})
+        const shift = idShift(root)
+        if (shift) await lchown(fdPath(fd, names[i]), shift, shift)
         next = openInRoot(fd, names[i], O_PATH | O_DIRECTORY | O_NOFOLLOW)
       } catch (inner) {
         closeQuietly(fd)
@@ -90,12 +104,12 @@ function closeQuietly(fd: number): void {
   } catch {}
 }
 
-/** Runs BODY with the fd of PATH's parent directory (made if CREATE) and PATH's last name. */
-async function inParent<T>(tree: string, path: string, create: {mode: number} | undefined, body: (dir: number, name: string) => Promise<T>): Promise<T> {
+/** Runs BODY with the fd of PATH's parent directory (made if CREATE), PATH's last name and the tree's idShift. */
+async function inParent<T>(tree: string, path: string, create: {mode: number} | undefined, body: (dir: number, name: string, shift: number) => Promise<T>): Promise<T> {
   const names = parts(path)
   const name = names.pop()
   if (name === undefined) throw new CtrError('UNSAFE_PATH', `refusing to change the root of ${tree}`)
-  return inTree(tree, async (root) => withFd(await openDir(root, tree, names.join('/'), create), (dir) => body(dir, name)))
+  return inTree(tree, async (root) => withFd(await openDir(root, tree, names.join('/'), create), (dir) => body(dir, name, idShift(root))))
 }
 
 /** Host path of PATH inside TREE with every component but the last resolved inside TREE. For trees no container runs on (a staging tree); writes go through the functions below. */
@@ -119,13 +133,13 @@ export async function mkdirInTree(tree: string, path: string, mode = 0o755): Pro
 
 /** Writes a file inside the tree: a new temp file (O_EXCL, never through a link), fchmod, rename over the old one. */
 export async function writeInTree(tree: string, path: string, data: string | Buffer, mode = 0o644, owner?: {uid: number; gid: number}): Promise<void> {
-  await inParent(tree, path, {mode: 0o755}, async (dir, name) => {
+  await inParent(tree, path, {mode: 0o755}, async (dir, name, shift) => {
     const tmp = `.${name}.ctr-${randomBytes(4).toString('hex')}`
     const handle = await open(fdPath(dir, tmp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode)
     try {
       try {
         await handle.writeFile(data)
-        if (owner) await handle.chown(owner.uid, owner.gid)
+        if (owner || shift) await handle.chown((owner?.uid ?? 0) + shift, (owner?.gid ?? 0) + shift)
         await handle.chmod(mode)
       } finally {
         await handle.close()
@@ -174,10 +188,11 @@ export async function listInTree(tree: string, path: string): Promise<string[]> 
 
 /** Creates or replaces the symlink PATH -> TARGET inside the tree (as `systemctl enable` and `mask` do). */
 export async function symlinkInTree(tree: string, path: string, target: string): Promise<void> {
-  await inParent(tree, path, {mode: 0o755}, async (dir, name) => {
+  await inParent(tree, path, {mode: 0o755}, async (dir, name, shift) => {
     const tmp = `.${name}.ctr-${randomBytes(4).toString('hex')}`
     await symlink(target, fdPath(dir, tmp))
     try {
+      if (shift) await lchown(fdPath(dir, tmp), shift, shift)
       await rename(fdPath(dir, tmp), fdPath(dir, name))
     } catch (error) {
       await unlink(fdPath(dir, tmp)).catch(() => {})

@@ -28,12 +28,13 @@ export function storeStatus(record: ContainerRecord): ContainerStatus {
 }
 
 /** What a status says of RECORD's isolation settings, held or not: limits, network, user IDs. */
-export function isolationOf(record: ContainerRecord): Pick<ContainerStatus, 'limits' | 'network' | 'address' | 'privateUsers'> {
+export function isolationOf(record: ContainerRecord): Pick<ContainerStatus, 'limits' | 'network' | 'address' | 'privateUsers' | 'uidBase'> {
   return {
     ...(record.limits ? {limits: record.limits} : {}),
     network: record.network ?? 'host',
     ...(record.address ? {address: record.address} : {}),
     ...(record.privateUsers ? {privateUsers: true} : {}),
+    ...(record.uidBase !== undefined ? {uidBase: record.uidBase} : {}),
   }
 }
 

@@ -53,6 +53,8 @@ export interface ContainerStatus extends ContainerHistory {
   address?: string
   /** true: a user namespace of its own (ctr create/update --private-users). */
   privateUsers?: boolean
+  /** With privateUsers: the first host UID of its range (65536 IDs), when ctr chose it. */
+  uidBase?: number
   /** Its limits (ctr create/update --memory, --pids), when it has any. */
   limits?: ContainerLimits
   /** Seconds left before idle shutdown, when running, idle and a timeout is set. */

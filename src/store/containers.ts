@@ -7,6 +7,7 @@
 import {readFile, readdir} from 'node:fs/promises'
 import {CtrError, errnoCode} from '../errors.js'
 import {NAME_PATTERN, validateName} from '../names.js'
+import {isUidBase} from '../rootfs/uid-ranges.js'
 import {writeJsonAtomic} from './atomic.js'
 import {containerPaths, layout} from './paths.js'
 
@@ -43,11 +44,14 @@ export interface ContainerRecord {
   /** What the kernel enforces on the container's cgroup (--memory, --pids, --cpus); unset: no limit. */
   limits?: ContainerLimits
   /**
-   * true: a user namespace of its own (nspawn --private-users=pick): root inside is an unprivileged
-   * UID range on the host, picked at each boot, and the tree is seen through an idmapped mount
-   * (--private-users-ownership=map), so nothing on disk is chowned and the base stays shared.
+   * true: a user namespace of its own: root inside is an unprivileged UID range on the host, and the
+   * base stays shared. A copy is seen through an idmapped mount (nspawn's
+   * --private-users-ownership=map); an overlay is stacked on idmapped lowers with its upper dir
+   * stored shifted (rootfs/idmap.ts).
    */
   privateUsers?: boolean
+  /** With privateUsers: the first host UID of its range (rootfs/uid-ranges.ts), the same at every boot. Unset (older records): nspawn picks one at each boot. */
+  uidBase?: number
 }
 
 export type NetworkMode = 'host' | 'private' | 'veth'
@@ -164,6 +168,7 @@ export function checkRecord(name: string, text: string): ContainerRecord | strin
   if (r.network === 'veth' && !(typeof r.address === 'string' && /^\d{1,3}(\.\d{1,3}){3}$/.test(r.address))) return `address is ${describe(r.address)}, not the IPv4 address a veth container needs`
   if (r.network !== 'veth' && r.address !== undefined) return 'address is set, but network is not veth'
   if (r.privateUsers !== undefined && typeof r.privateUsers !== 'boolean') return `privateUsers is ${describe(r.privateUsers)}, not true or false`
+  if (r.uidBase !== undefined && !(r.privateUsers === true && isUidBase(r.uidBase))) return `uidBase is ${describe(r.uidBase)}, not the first UID of one of ctr's ranges of a --private-users container`
   if (r.limits !== undefined) {
     const l = r.limits as {memoryBytes?: unknown; pids?: unknown; cpus?: unknown} | null
     const whole = (v: unknown) => v === undefined || (Number.isSafeInteger(v) && (v as number) > 0)

@@ -32,6 +32,7 @@ export function statusFacts(c: ContainerStatus, now: number): Array<[string, str
   ].filter((part) => part !== undefined)
   if (usage.length > 0) facts.push(['uses', usage.join(', ')])
   facts.push(['network', `${formatIsolation(c)}${c.address ? `, ${c.address}` : ''}`])
+  if (c.uidBase !== undefined) facts.push(['user IDs', `${c.uidBase}-${c.uidBase + 65535} on the host`])
   return facts
 }
 

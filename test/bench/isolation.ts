@@ -5,10 +5,11 @@
  * shows it, a second after the wake) for
  * - host: an overlay container on the host's network and user IDs (the reference);
  * - private: the same with --network private (loopback only);
- * - veth: the same with --network veth (an address of its own, NAT out; its setup is timed too);
+ * - veth: the same with --network veth (an address of its own, NAT out; made while it sleeps);
+ * - private-users: the same with --private-users (an overlay on idmapped lowers, rootfs/idmap.ts);
  * - copy: a --copy container on the host's network and user IDs (the reference for the next one:
- *   --private-users needs a copy, and a copy's boot reads another tree than an overlay's);
- * - private-users: a --copy container with --private-users.
+ *   a copy's boot reads another tree than an overlay's);
+ * - copy-private-users: a --copy container with --private-users (nspawn idmaps it).
  * Target: each isolating mode's cold wake at most 1.1x its reference's.
  */
 import {readFileSync, writeFileSync} from 'node:fs'
@@ -30,8 +31,9 @@ const MODES: Mode[] = [
   {name: 'host', options: {network: 'host'}},
   {name: 'private', reference: 'host', options: {network: 'private'}},
   {name: 'veth', reference: 'host', options: {network: 'veth'}},
+  {name: 'private-users', reference: 'host', options: {privateUsers: true, network: 'host'}},
   {name: 'copy', options: {copy: true, network: 'host'}},
-  {name: 'private-users', reference: 'copy', options: {copy: true, privateUsers: true, network: 'host'}},
+  {name: 'copy-private-users', reference: 'copy', options: {copy: true, privateUsers: true, network: 'host'}},
 ]
 
 const FORWARD = '/proc/sys/net/ipv4/ip_forward'

@@ -2,10 +2,13 @@
  * --private-users (real nspawn, real OpenSSH through the activator): root inside is an
  * unprivileged UID range on the host, each container its own range, and the tree is seen through
  * an idmapped mount: nothing on disk is chowned. `ctr shell`, `ctr logs` and the idle rule (which
- * runs systemctl inside) work as they do without a user namespace. Only --copy containers: this
- * kernel cannot idmap an overlay mount, so an overlay container asking for it is refused.
+ * runs systemctl inside) work as they do without a user namespace. A --copy is seen through an
+ * idmapped mount by nspawn; an overlay (the kernel cannot idmap an overlayfs mount) is stacked on
+ * idmapped lowers, its upper dir stored shifted, so the base stays shared and unchowned.
  */
+import {execFileSync} from 'node:child_process'
 import {readFileSync, statSync} from 'node:fs'
+import {FIRST_UID_BASE} from '../../src/rootfs/uid-ranges.js'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startActivator, type RunningActivator} from '../../src/activator/server.js'
@@ -13,7 +16,7 @@ import {createContainer} from '../../src/containers/create.js'
 import {startContainers} from '../../src/containers/lifecycle.js'
 import {wakeContainer} from '../../src/containers/shell.js'
 import {getContainerStatus} from '../../src/status/collect.js'
-import {getContainer, readContainer} from '../../src/store/containers.js'
+import {getContainer} from '../../src/store/containers.js'
 import {containerPaths, imagePaths} from '../../src/store/paths.js'
 import {ctr} from '../helpers/cli.js'
 import {freePorts} from '../helpers/ports.js'
@@ -45,8 +48,9 @@ describe.skipIf(reason)('containers with user IDs of their own (real nspawn, rea
   beforeAll(async () => {
     root = await makeTestRoot()
     keys = await makeKeyPair()
-    for (const [name, port] of [['users1', PORT_1], ['users2', PORT_2]] as const) {
-      await createContainer(root, {distro: 'debian', name, copy: true, sshKeyFiles: [keys.pub], idleTimeoutSec: 0, privateUsers: true, ports: [{port, service: 'ssh', address: '127.0.0.1'}]})
+    // users1 a copy, users2 an overlay on the shared base.
+    for (const [name, port, copy] of [['users1', PORT_1, true], ['users2', PORT_2, false]] as const) {
+      await createContainer(root, {distro: 'debian', name, copy, sshKeyFiles: [keys.pub], idleTimeoutSec: 0, privateUsers: true, ports: [{port, service: 'ssh', address: '127.0.0.1'}]})
     }
     activator = await startActivator({root, log: (m) => log.push(`${new Date().toISOString()} ${m}`)})
     expect((await startContainers(root, ['users1', 'users2'], {now: false})).items.map((i) => i.error)).toEqual([undefined, undefined])
@@ -61,7 +65,9 @@ describe.skipIf(reason)('containers with user IDs of their own (real nspawn, rea
     const leader = await wakeContainer(root, 'users1')
     const map = uidMap(leader)
     expect(map.inside).toBe(0)
-    expect(map.host).toBeGreaterThanOrEqual(65536)
+    // The range of its record, one of ctr's.
+    expect(map.host).toBe((await getContainer(root, 'users1')).uidBase)
+    expect(map.host).toBeGreaterThanOrEqual(FIRST_UID_BASE)
     expect(map.count).toBe(65536)
     // Its PID 1 runs as that range's first UID on the host, not as root.
     expect(hostUid(leader)).toBe(map.host)
@@ -89,13 +95,29 @@ describe.skipIf(reason)('containers with user IDs of their own (real nspawn, rea
     }
   })
 
-  it('an overlay container is refused --private-users with one line, and nothing is made', async () => {
-    const made = await ctr(root, ['create', 'debian', 'users3', '--private-users'])
-    expect(made.exitCode).not.toBe(0)
-    expect(made.stderr).toMatch(/--private-users needs a --copy container/)
-    expect(await readContainer(root, 'users3')).toBeUndefined()
-    const updated = await ctr(root, ['update', 'users3', '--private-users'])
-    expect(updated.exitCode).not.toBe(0)
+  it('an overlay container: root inside is its range, the base stays shared and unchowned, its upper dir is stored shifted and small', async () => {
+    const login = await ssh(keys.key, PORT_2, 'id -u; stat -c %u /etc/passwd /root/.ssh/authorized_keys; touch /root/made-inside')
+    expect(login.exitCode, login.stderr).toBe(0)
+    // Root inside; the base's files and the key ctr wrote at create are root's inside too.
+    expect(login.stdout.split('\n')).toEqual(['0', '0', '0'])
+    const record = await getContainer(root, 'users2')
+    const leader = await wakeContainer(root, 'users2')
+    expect(uidMap(leader)).toEqual({inside: 0, host: record.uidBase, count: 65536})
+    expect(hostUid(leader)).toBe(record.uidBase)
+    const paths = containerPaths(root, 'users2')
+    // On disk: the file root made inside is owned by the range's first UID, in the upper dir ...
+    expect(statSync(join(paths.upper, 'root', 'made-inside')).uid).toBe(record.uidBase)
+    // ... and so is what ctr wrote there (never the host's root) ...
+    expect(statSync(join(paths.upper, 'root', '.ssh', 'authorized_keys')).uid).toBe(record.uidBase)
+    // ... while the shared base keeps its owners.
+    const base = imagePaths(root, record.image).tree
+    for (const path of ['etc/passwd', 'usr/bin/bash', 'root']) expect(statSync(join(base, path)).uid, path).toBe(0)
+    // Its own disk: the upper dir only (the issue's target: under 20 MB).
+    const bytes = Number(execFileSync('du', ['-sb', paths.upper], {encoding: 'utf8'}).split(/\s/)[0])
+    console.log(`overlay with --private-users: ${(bytes / 1e6).toFixed(2)} MB of its own after a boot and a login`)
+    expect(bytes).toBeLessThan(20e6)
+    const users1 = await getContainer(root, 'users1')
+    expect(Math.abs(users1.uidBase! - record.uidBase!)).toBeGreaterThanOrEqual(65536)
   })
 
   it('ctr shell enters as root of the container, and ctr logs reads its journal', async () => {
@@ -121,5 +143,25 @@ describe.skipIf(reason)('containers with user IDs of their own (real nspawn, rea
     expect(log.join('\n')).not.toMatch(/users2: could not stop its socket units/)
     const again = await ssh(keys.key, PORT_2, 'id -u')
     expect(again.stdout.trim()).toBe('0')
+  })
+
+  it("update --no-private-users and back: the overlay's upper dir is shifted down and up again at the next boot", async () => {
+    const paths = containerPaths(root, 'users2')
+    const before = (await getContainer(root, 'users2')).uidBase!
+    expect((await ctr(root, ['stop', 'users2', '--hold'])).exitCode).toBe(0)
+    const off = await ctr(root, ['update', 'users2', '--no-private-users'])
+    expect(off.stdout, off.stderr).toContain("user IDs the host's (from the next boot)")
+    expect((await ssh(keys.key, PORT_2, 'test -O /root/made-inside')).exitCode).toBe(0)
+    expect(uidMap(await wakeContainer(root, 'users2'))).toEqual({inside: 0, host: 0, count: 4294967295})
+    expect(statSync(join(paths.upper, 'root', 'made-inside')).uid).toBe(0)
+    expect(statSync(paths.upper).uid).toBe(0)
+    expect((await ctr(root, ['stop', 'users2', '--hold'])).exitCode).toBe(0)
+    expect((await ctr(root, ['update', 'users2', '--private-users'])).exitCode).toBe(0)
+    const record = await getContainer(root, 'users2')
+    expect(record.uidBase).toBe(before)
+    expect((await ssh(keys.key, PORT_2, 'test -O /root/made-inside && id -u')).stdout.trim()).toBe('0')
+    expect(statSync(join(paths.upper, 'root', 'made-inside')).uid).toBe(before)
+    const listed = JSON.parse((await ctr(root, ['ls', '--json'])).stdout) as {containers: Array<{name: string; uidBase?: number}>}
+    expect(listed.containers.find((c) => c.name === 'users2')?.uidBase).toBe(before)
   })
 })

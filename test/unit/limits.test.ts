@@ -1,3 +1,4 @@
+import {FIRST_UID_BASE, UID_RANGE, allocateUidBase, idmapsLowers} from '../../src/rootfs/uid-ranges.js'
 import {describe, expect, it} from 'vitest'
 import {parseCpus, parseMemory, pidsFlag} from '../../src/cli/flags.js'
 import {limitsOf} from '../../src/containers/create.js'
@@ -69,15 +70,23 @@ describe('limits', () => {
     expect(() => defaultNetwork({CTR_NETWORK: 'bridge'})).toThrow(/CTR_NETWORK must be host or private or veth, not "bridge"/)
   })
 
-  it('--private-users is a picked range with the tree idmapped (never chowned); only a --copy may have it', async () => {
-    const argv = nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false, privateUsers: true})
-    expect(argv).toEqual(expect.arrayContaining(['--private-users=pick', '--private-users-ownership=map']))
+  it('--private-users: a range of ctr\'s kept in the record, a copy idmapped by nspawn, an overlay already shifted; older records let nspawn pick', async () => {
+    const base = FIRST_UID_BASE + 3 * UID_RANGE
+    expect(nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false, privateUsers: true, uidBase: base})).toEqual(expect.arrayContaining([`--private-users=${base}:65536`, '--private-users-ownership=map']))
+    expect(nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false, privateUsers: true, uidBase: base, shiftedTree: true})).toEqual(expect.arrayContaining([`--private-users=${base}:65536`, '--private-users-ownership=off']))
+    expect(nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false, privateUsers: true})).toEqual(expect.arrayContaining(['--private-users=pick', '--private-users-ownership=map']))
     expect(nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: false}).some((a) => a.startsWith('--private-users'))).toBe(false)
-    const record = {name: 'a', distro: 'debian', release: 'bookworm', image: 'i', storage: 'copy', profile: 'lean', createdAt: 'now', ports: [], idleTimeoutSec: 0}
-    expect(checkRecord('a', JSON.stringify({...record, privateUsers: true}))).toMatchObject({privateUsers: true})
+    const record = {name: 'a', distro: 'debian', release: 'bookworm', image: 'i', storage: 'overlay', profile: 'lean', createdAt: 'now', ports: [], idleTimeoutSec: 0}
+    expect(checkRecord('a', JSON.stringify({...record, privateUsers: true, uidBase: base}))).toMatchObject({privateUsers: true, uidBase: base})
     expect(checkRecord('a', JSON.stringify({...record, privateUsers: 'yes'}))).toMatch(/privateUsers/)
-    const {requireIdmappable} = await import('../../src/containers/create.js')
-    expect(() => requireIdmappable('copy')).not.toThrow()
-    expect(() => requireIdmappable('overlay')).toThrow(/needs a --copy container/)
+    // Not one of ctr's ranges (root's own IDs, a range nspawn would pick, one not aligned), or without privateUsers: damaged.
+    for (const bad of [0, 524288, base + 1]) expect(checkRecord('a', JSON.stringify({...record, privateUsers: true, uidBase: bad})), String(bad)).toMatch(/uidBase/)
+    expect(checkRecord('a', JSON.stringify({...record, uidBase: base}))).toMatch(/uidBase/)
+    // The lowest free one; never one another container has.
+    expect(allocateUidBase([])).toBe(FIRST_UID_BASE)
+    expect(allocateUidBase([FIRST_UID_BASE, FIRST_UID_BASE + 2 * UID_RANGE])).toBe(FIRST_UID_BASE + UID_RANGE)
+    expect(idmapsLowers({storage: 'overlay', privateUsers: true, uidBase: base})).toBe(true)
+    expect(idmapsLowers({storage: 'copy', privateUsers: true, uidBase: base})).toBe(false)
+    expect(idmapsLowers({storage: 'overlay', privateUsers: true})).toBe(false)
   })
 })
