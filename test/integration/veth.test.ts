@@ -18,6 +18,7 @@ import {hostIfname, natTable, vethPair} from '../../src/network/veth.js'
 import {containerPaths} from '../../src/store/paths.js'
 import {getContainerStatus} from '../../src/status/collect.js'
 import {getContainer} from '../../src/store/containers.js'
+import {ctr} from '../helpers/cli.js'
 import {freePorts} from '../helpers/ports.js'
 import {makeTestRoot, skipReason, tearDown} from '../helpers/roots.js'
 import {makeKeyPair, ssh} from '../helpers/ssh.js'
@@ -119,6 +120,14 @@ describe.skipIf(reason)('containers with a veth address of their own (real nspaw
     expect(fromNeighbour.stdout).not.toContain('SSH-2.0')
     expect(fromNeighbour.stdout).toMatch(/status=(124|1)/)
     await session
+  })
+
+  it('ctr shell enters its network namespace, and ctr logs reads its journal', async () => {
+    const shell = await ctr(root, ['shell', 'vet1', '--', 'cat', '/sys/class/net/host0/operstate'])
+    expect(shell.stdout.trim(), shell.stderr).toBe('up')
+    const logs = await ctr(root, ['logs', 'vet1', '-n', '50'])
+    expect(logs.exitCode, logs.stderr).toBe(0)
+    expect(logs.stdout).toMatch(/sshd|systemd/)
   })
 
   it('keeps its address and namespace across a poweroff and the next boot, with nothing made again', async () => {
