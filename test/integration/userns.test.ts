@@ -7,8 +7,10 @@
  * idmapped lowers, its upper dir stored shifted, so the base stays shared and unchowned.
  */
 import {execFileSync} from 'node:child_process'
+import {execa} from 'execa'
 import {readFileSync, statSync} from 'node:fs'
 import {FIRST_UID_BASE} from '../../src/rootfs/uid-ranges.js'
+import {processName, processTree} from '../../src/activator/proc.js'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startActivator, type RunningActivator} from '../../src/activator/server.js'
@@ -43,10 +45,10 @@ describe.skipIf(reason)('containers with user IDs of their own (real nspawn, rea
   let activator: RunningActivator | undefined
   let keys: Awaited<ReturnType<typeof makeKeyPair>>
   const log: string[] = []
-  const [PORT_1, PORT_2] = freePorts(2, 24700, 13)
+  const [PORT_1, PORT_2, HTTP] = freePorts(3, 24700, 13)
 
   beforeAll(async () => {
-    root = await makeTestRoot()
+    root = await makeTestRoot({layers: [['http']]})
     keys = await makeKeyPair()
     // users1 a copy, users2 an overlay on the shared base.
     for (const [name, port, copy] of [['users1', PORT_1, true], ['users2', PORT_2, false]] as const) {
@@ -163,5 +165,19 @@ describe.skipIf(reason)('containers with user IDs of their own (real nspawn, rea
     expect(statSync(join(paths.upper, 'root', 'made-inside')).uid).toBe(before)
     const listed = JSON.parse((await ctr(root, ['ls', '--json'])).stdout) as {containers: Array<{name: string; uidBase?: number}>}
     expect(listed.containers.find((c) => c.name === 'users2')?.uidBase).toBe(before)
+  })
+
+  it('a service exposed later (a package layer more, so new idmapped lowers) runs as its user in the range', async () => {
+    expect((await ctr(root, ['stop', 'users2', '--hold'])).exitCode).toBe(0)
+    const exposed = await ctr(root, ['expose', `127.0.0.1:${HTTP}`, 'http', '-c', 'users2'])
+    expect(exposed.exitCode, exposed.stderr).toBe(0)
+    const page = await execa('curl', ['-sS', '--max-time', '60', `http://127.0.0.1:${HTTP}/`], {reject: false})
+    expect(page.stdout, page.stderr).toContain('This is container users2')
+    const base = (await getContainer(root, 'users2')).uidBase!
+    const leader = await wakeContainer(root, 'users2')
+    // lighttpd runs as www-data (33) of the container: BASE + 33 on the host.
+    const lighttpd = processTree(leader).filter((pid) => processName(pid) === 'lighttpd')
+    expect(lighttpd.length).toBeGreaterThan(0)
+    expect(hostUid(lighttpd[0])).toBe(base + 33)
   })
 })
