@@ -33,6 +33,9 @@ export default class Create extends CtrCommand {
     memory: memoryFlag({description: 'memory limit, e.g. 256M or 2G (swap included); past it, the kernel OOM-kills inside the container only'}),
     pids: pidsFlag({description: 'most processes and threads at once'}),
     cpus: cpusFlag({description: 'CPU time it may use, in CPUs (0.5: half of one; a CFS quota on its cgroup)'}),
+    'bind-ro': Flags.string({description: 'bind a host path read-only at every boot: HOST[:INSIDE] (repeatable; INSIDE defaults to HOST)', multiple: true}),
+    capability: Flags.string({description: 'a capability nspawn keeps beyond its defaults, e.g. CAP_NET_ADMIN (repeatable; for nested test beds)', multiple: true}),
+    bind: Flags.string({description: 'bind a host path read-write at every boot: HOST[:INSIDE] (repeatable)', multiple: true}),
     'ssh-port': Flags.string({description: 'expose sshd on [ADDRESS:]PORT from the start (as ctr expose PORT ssh)'}),
   }
 
@@ -59,6 +62,9 @@ export default class Create extends CtrCommand {
           privateUsers: flags['private-users'],
           pids: flags.pids,
           cpus: flags.cpus,
+          bindsReadOnly: flags['bind-ro'],
+          bindsReadWrite: flags.bind,
+          capabilities: flags.capability,
           ports: flags['ssh-port'] ? [{...parsePortSpec(flags['ssh-port']), service: 'ssh'}] : undefined,
         },
         {

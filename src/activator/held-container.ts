@@ -10,7 +10,7 @@
 import {CtrError} from '../errors.js'
 import {nspawnArgv} from '../nspawn/argv.js'
 import type {ContainerHistory, ContainerStatus} from '../status/types.js'
-import {serviceBinds, type ContainerRecord, type Exposure} from '../store/containers.js'
+import {recordBinds, serviceBinds, type ContainerRecord, type Exposure} from '../store/containers.js'
 import {findService} from '../units/services.js'
 import {dropQueued, isReadable} from '../sys/socket.js'
 import {pidfdOpenOf} from '../sys/pidfd.js'
@@ -234,9 +234,10 @@ export class HeldContainer {
       this.finishExit(null, null)
       return
     }
-    const binds = serviceBinds(this.record, (service) => findService(service)?.docroot)
+    const own = recordBinds(this.record)
+    const binds = [...serviceBinds(this.record, (service) => findService(service)?.docroot), ...own.readOnly]
     const netns = containerPaths(this.ctx.root, this.name).netns
-    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds, limits: this.record.limits, network: this.record.network, netns, privateUsers: this.record.privateUsers, uidBase: this.record.uidBase, shiftedTree: idmapsLowers(this.record)})
+    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds, bindsReadWrite: own.readWrite, extra: (this.record.capabilities ?? []).map((c) => `--capability=${c}`), limits: this.record.limits, network: this.record.network, netns, privateUsers: this.record.privateUsers, uidBase: this.record.uidBase, shiftedTree: idmapsLowers(this.record)})
     // A cgroup of its own (cgroups.ts); on a systemd host, registration makes its scope instead.
     const cgroups = this.ctx.hostHasSystemd ? [] : makeContainerCgroups(this.ctx.root, this.name, this.ctx.log, this.record.limits)
     let spawned: SpawnedContainer

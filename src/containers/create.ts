@@ -3,7 +3,9 @@
  * dir (or a full copy), customized, and a record. The record is written last: until it exists
  * the directory is not a container, and any failure or Ctrl-C removes what was made.
  */
+import {existsSync} from 'node:fs'
 import {mkdir, rm} from 'node:fs/promises'
+import {isAbsolute, normalize} from 'node:path'
 import {getDistro} from '../distros/index.js'
 import type {Progress} from '../distros/types.js'
 import {CtrError} from '../errors.js'
@@ -15,7 +17,7 @@ import {ensurePackageLayer} from '../rootfs/layers.js'
 import {mountRootfs, unmountRootfs} from '../rootfs/mount.js'
 import {DEFAULT_PROFILE, getProfile} from '../rootfs/profiles.js'
 import {getService} from '../units/services.js'
-import {NETWORK_MODES, type ContainerRecord, type Exposure, type NetworkMode, listContainerEntries, listContainers, readContainer, writeContainer} from '../store/containers.js'
+import {NETWORK_MODES, type ContainerBind, type ContainerRecord, type Exposure, type NetworkMode, listContainerEntries, listContainers, readContainer, writeContainer} from '../store/containers.js'
 import {allocateAddress, hostAddresses} from '../network/veth.js'
 import {allocateUidBase} from '../rootfs/uid-ranges.js'
 import {withLock} from '../store/lock.js'
@@ -47,6 +49,11 @@ export interface CreateOptions {
   network?: NetworkMode
   /** A user namespace of its own (ContainerRecord.privateUsers). */
   privateUsers?: boolean
+  /** Host paths bound in at every boot: HOST[:INSIDE] (INSIDE defaults to HOST). */
+  bindsReadOnly?: string[]
+  bindsReadWrite?: string[]
+  /** Capabilities nspawn keeps beyond its defaults (ContainerRecord.capabilities). */
+  capabilities?: string[]
 }
 
 export interface CreateHooks {
@@ -84,6 +91,9 @@ export async function createContainer(root: string, options: CreateOptions, hook
   const network = options.network === undefined ? defaultNetwork() : validateNetwork(options.network)
   requireNetworkPrograms(network)
   for (const e of options.ports ?? []) getService(e.service)
+  const binds = [...(options.bindsReadOnly ?? []).map((spec) => parseBind(spec, true)), ...(options.bindsReadWrite ?? []).map((spec) => parseBind(spec, false))]
+  const capabilities = [...new Set((options.capabilities ?? []).map((c) => c.toUpperCase()).map((c) => (c.startsWith('CAP_') ? c : `CAP_${c}`)))]
+  for (const c of capabilities) if (!/^CAP_[A-Z_]+$/.test(c)) throw new CtrError('INVALID_ARGUMENT', `--capability wants a capability name (CAP_NET_ADMIN), not ${JSON.stringify(c)}`)
   requireRoot('ctr create')
   requireProgram('systemd-nspawn')
   requireProgram('ssh-keygen')
@@ -130,6 +140,8 @@ export async function createContainer(root: string, options: CreateOptions, hook
       ...(network !== 'host' ? {network} : {}),
       ...(network === 'veth' ? {address: await freeVethAddress(root)} : {}),
       ...(options.privateUsers ? {privateUsers: true, uidBase: await freeUidBase(root)} : {}),
+      ...(binds.length > 0 ? {binds} : {}),
+      ...(capabilities.length > 0 ? {capabilities} : {}),
     }
     try {
       await mkdir(paths.dir, {recursive: true, mode: 0o700})
@@ -233,4 +245,17 @@ function sameMirror(a: string, b: string | undefined): boolean {
 
 function exists(name: string): CtrError {
   return new CtrError('EXISTS', `a container named ${name} already exists`, {hints: [`pick another name, or remove it first: ctr rm ${name}`]})
+}
+
+/** --bind-ro/--bind HOST[:INSIDE]: both absolute, HOST existing now (nspawn refuses a missing source at boot). */
+export function parseBind(spec: string, readOnly: boolean): ContainerBind {
+  const colon = spec.indexOf(':')
+  const host = colon < 0 ? spec : spec.slice(0, colon)
+  const inside = colon < 0 ? spec : spec.slice(colon + 1)
+  const flag = readOnly ? '--bind-ro' : '--bind'
+  if (!isAbsolute(host) || !isAbsolute(inside) || [host, inside].some((p) => p.split('/').includes('..'))) {
+    throw new CtrError('INVALID_ARGUMENT', `${flag} wants HOST[:INSIDE], absolute paths without "..", not ${JSON.stringify(spec)}`, {hints: [`e.g. ${flag} /usr/bin/node:/opt/host/node`]})
+  }
+  if (!existsSync(host)) throw new CtrError('NOT_FOUND', `${flag}: ${host} does not exist on the host`)
+  return {host: normalize(host), inside: normalize(inside), readOnly}
 }

@@ -14,6 +14,8 @@ export interface NspawnOptions {
   linkJournal?: boolean
   /** Host directories bound read-only into the tree: [host path, path inside]. */
   bindsReadOnly?: ReadonlyArray<readonly [string, string]>
+  /** Host directories bound read-write into the tree: [host path, path inside]. */
+  bindsReadWrite?: ReadonlyArray<readonly [string, string]>
   /** On a systemd host, set on the machine's scope (elsewhere ctr writes its own cgroups, activator/cgroups.ts). */
   limits?: ContainerLimits
   /** private, veth: a network namespace of its own; the exposed ports still come in as passed sockets. */
@@ -51,6 +53,7 @@ export function nspawnArgv(options: NspawnOptions): string[] {
     argv.push(`--private-users=${range}`, `--private-users-ownership=${options.shiftedTree ? 'off' : 'map'}`)
   }
   for (const [host, inside] of options.bindsReadOnly ?? []) argv.push(`--bind-ro=${bindPath(host)}:${bindPath(inside)}`)
+  for (const [host, inside] of options.bindsReadWrite ?? []) argv.push(`--bind=${bindPath(host)}:${bindPath(inside)}`)
   argv.push(...(options.extra ?? []))
   // private, veth: nspawn runs in the namespace ctr made (network/netns.ts), with no network option of its own.
   return (options.network === 'private' || options.network === 'veth') && options.netns ? [...netnsPrefix(options.netns), ...argv] : argv

@@ -52,6 +52,24 @@ export interface ContainerRecord {
   privateUsers?: boolean
   /** With privateUsers: the first host UID of its range (rootfs/uid-ranges.ts), the same at every boot. Unset (older records): nspawn picks one at each boot. */
   uidBase?: number
+  /**
+   * Host paths bound into the container at every boot (create --bind / --bind-ro): HOST at INSIDE,
+   * read-only unless readOnly is false. For a test bed (node and a ctr checkout in a nested
+   * systemd host), or a state directory the container writes on the host's file system.
+   */
+  binds?: ContainerBind[]
+  /**
+   * Capabilities nspawn keeps beyond its default set (create --capability), e.g. CAP_NET_ADMIN for a
+   * nested systemd host whose own ctr makes veth containers. Only for test beds: root inside
+   * a veth container with CAP_NET_ADMIN can change its own address.
+   */
+  capabilities?: string[]
+}
+
+export interface ContainerBind {
+  host: string
+  inside: string
+  readOnly: boolean
 }
 
 export type NetworkMode = 'host' | 'private' | 'veth'
@@ -77,6 +95,15 @@ export function serviceBinds(record: Pick<ContainerRecord, 'services'>, docrootO
     const inside = docrootOf(service)
     return settings.docroot && inside ? [[settings.docroot, inside] as [string, string]] : []
   })
+}
+
+/** RECORD's own binds (create --bind-ro/--bind) as nspawn wants them: read-only, and read-write. */
+export function recordBinds(record: Pick<ContainerRecord, 'binds'>): {readOnly: Array<[string, string]>; readWrite: Array<[string, string]>} {
+  const binds = record.binds ?? []
+  return {
+    readOnly: binds.filter((b) => b.readOnly).map((b) => [b.host, b.inside] as [string, string]),
+    readWrite: binds.filter((b) => !b.readOnly).map((b) => [b.host, b.inside] as [string, string]),
+  }
 }
 
 /** A container whose record is damaged: its directory name, and what is wrong with the record. */
@@ -174,6 +201,14 @@ export function checkRecord(name: string, text: string): ContainerRecord | strin
     const whole = (v: unknown) => v === undefined || (Number.isSafeInteger(v) && (v as number) > 0)
     if (typeof l !== 'object' || l === null || Array.isArray(l) || !whole(l.memoryBytes) || !whole(l.pids)) return 'limits is not {memoryBytes?, pids?} of whole numbers'
     if (l.cpus !== undefined && !(typeof l.cpus === 'number' && Number.isFinite(l.cpus) && l.cpus > 0 && l.cpus <= MAX_CPUS)) return `limits.cpus is ${describe(l.cpus)}, not a number of CPUs above 0`
+  }
+  if (r.capabilities !== undefined && !(Array.isArray(r.capabilities) && r.capabilities.every((c) => typeof c === 'string' && /^CAP_[A-Z_]+$/.test(c)))) return `capabilities is ${describe(r.capabilities)}, not a list of CAP_ names`
+  if (r.binds !== undefined) {
+    if (!Array.isArray(r.binds)) return `binds is ${describe(r.binds)}, not a list`
+    for (const [i, b] of r.binds.entries()) {
+      const ok = typeof b === 'object' && b !== null && typeof b.host === 'string' && b.host.startsWith('/') && typeof b.inside === 'string' && b.inside.startsWith('/') && typeof b.readOnly === 'boolean'
+      if (!ok) return `binds[${i}] is not {host: ABSOLUTE_PATH, inside: ABSOLUTE_PATH, readOnly}`
+    }
   }
   if (r.services !== undefined) {
     if (typeof r.services !== 'object' || r.services === null || Array.isArray(r.services)) return `services is ${describe(r.services)}, not an object`
