@@ -112,11 +112,21 @@ export function containerLeader(nspawnPid: number): number | undefined {
   } catch {
     return undefined
   }
-  const tree = processTree(nspawnPid).slice(1).sort((a, b) => a - b)
-  for (const pid of tree) {
-    try {
-      if (readlinkSync(`/proc/${pid}/ns/pid`) !== own) return pid
-    } catch {}
+  // Nearest to nspawn first (breadth first), not lowest pid first: after the host's pids wrap
+  // around, a process deep inside (a service of the container, or of a container nested in it)
+  // can have a lower pid than its PID 1, and `ctr shell` would enter that process's namespaces
+  // with its bounding set (seen in a nested systemd host: a shell with machined's capabilities).
+  const children = new Map<number, number[]>()
+  for (const [child, parent] of processParents()) children.set(parent, [...(children.get(parent) ?? []), child])
+  let level = [nspawnPid]
+  while (level.length > 0) {
+    const next = level.flatMap((pid) => children.get(pid) ?? []).sort((a, b) => a - b)
+    for (const pid of next) {
+      try {
+        if (readlinkSync(`/proc/${pid}/ns/pid`) !== own) return pid
+      } catch {}
+    }
+    level = next
   }
   return undefined
 }

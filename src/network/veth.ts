@@ -154,7 +154,9 @@ export async function ensureNat(root: string, address: string): Promise<void> {
     }
     tablesMade.add(table)
   }
-  await runProgram(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
+  // Written only when off: inside a container (a nested systemd host) /proc/sys is read-only, and
+  // forwarding there is already on (its namespace was made by the outer ctr).
+  if ((await runProgram(['sysctl', '-n', 'net.ipv4.ip_forward'])).trim() !== '1') await runProgram(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
   await runProgram(['nft', 'add', 'element', 'ip', table, 'containers', `{ ${vethPair(address).address} }`])
 }
 
