@@ -105,10 +105,14 @@ export function residentBytes(pids: readonly number[]): number {
  * The container's PID 1 as the host sees it: the descendant of nspawn that runs in another pid
  * namespace (nspawn forks it with CLONE_NEWPID). `nsenter -t` needs it.
  */
-export function containerLeader(nspawnPid: number): number | undefined {
+export function containerLeader(
+  nspawnPid: number,
+  parents: ReadonlyMap<number, number> = processParents(),
+  pidNamespace: (pid: number) => string = (pid) => readlinkSync(`/proc/${pid}/ns/pid`),
+): number | undefined {
   let own: string
   try {
-    own = readlinkSync(`/proc/${nspawnPid}/ns/pid`)
+    own = pidNamespace(nspawnPid)
   } catch {
     return undefined
   }
@@ -117,13 +121,13 @@ export function containerLeader(nspawnPid: number): number | undefined {
   // can have a lower pid than its PID 1, and `ctr shell` would enter that process's namespaces
   // with its bounding set (seen in a nested systemd host: a shell with machined's capabilities).
   const children = new Map<number, number[]>()
-  for (const [child, parent] of processParents()) children.set(parent, [...(children.get(parent) ?? []), child])
+  for (const [child, parent] of parents) children.set(parent, [...(children.get(parent) ?? []), child])
   let level = [nspawnPid]
   while (level.length > 0) {
     const next = level.flatMap((pid) => children.get(pid) ?? []).sort((a, b) => a - b)
     for (const pid of next) {
       try {
-        if (readlinkSync(`/proc/${pid}/ns/pid`) !== own) return pid
+        if (pidNamespace(pid) !== own) return pid
       } catch {}
     }
     level = next
