@@ -50,12 +50,14 @@ describe.skipIf(skip)('ctr on a systemd host', () => {
     expect(stopped.stdout).not.toMatch(/^inner\s/m)
   })
 
-  it('a nested veth container is woken by ssh and reaches the mirror; its scope has the limits', async () => {
+  it('a nested veth container is woken by ssh and reaches its host through the NAT; its scope has the limits', async () => {
     const made = await host.sh('ctr create debian web --ssh-port 2222 --memory 256M --pids 200 --cpus 0.5 && ctr start web')
     expect(made.exitCode, made.stderr).toBe(0)
-    const ssh = await host.sh('s=$(date +%s%N); ssh -o StrictHostKeyChecking=accept-new -o BatchMode=yes -p 2222 root@127.0.0.1 "hostname; timeout 60 apt-get update -q >/dev/null 2>&1 && echo mirror-ok"; echo "ssh and apt-get update: $(( ($(date +%s%N)-s)/1000000 )) ms" >&2', 120_000)
+    // Egress stays on this machine: from inside, the systemd host's own end of the pair, where the
+    // nested activator holds port 2222 for this very container (its sshd answers through it).
+    const ssh = await host.sh('a=$(ctr ls --json | grep -o \'"address": *"[0-9.]*"\' | grep -o \'[0-9.]*[0-9]\'); gw=${a%.*}.$(( ${a##*.} - 1 )); s=$(date +%s%N); ssh -o StrictHostKeyChecking=accept-new -o BatchMode=yes -p 2222 root@127.0.0.1 "hostname; timeout 10 head -c 7 </dev/tcp/$gw/2222; echo"; echo "ssh: $(( ($(date +%s%N)-s)/1000000 )) ms" >&2', 120_000)
     console.log(ssh.stderr)
-    expect(ssh.stdout).toBe('web\nmirror-ok')
+    expect(ssh.stdout).toBe('web\nSSH-2.0')
     const status = await host.sh('machinectl status web --no-pager; systemctl show machine-web.scope -p MemoryMax -p TasksMax -p CPUQuotaPerSecUSec')
     expect(status.stdout).toMatch(/Address: 10\.214\.\d+\.\d+/)
     expect(status.stdout).toMatch(/^MemoryMax=268435456$/m)
