@@ -35,6 +35,7 @@ export default class Create extends CtrCommand {
     cpus: cpusFlag({description: 'CPU time it may use, in CPUs (0.5: half of one; a CFS quota on its cgroup)'}),
     'bind-ro': Flags.string({description: 'bind a host path read-only at every boot: HOST[:INSIDE] (repeatable; INSIDE defaults to HOST)', multiple: true}),
     capability: Flags.string({description: 'a capability nspawn keeps beyond its defaults, e.g. CAP_NET_ADMIN (repeatable; for nested test beds)', multiple: true}),
+    'system-call-filter': Flags.string({description: 'a system call nspawn allows beyond its filter, e.g. pidfd_getfd (repeatable; for nested test beds)', multiple: true}),
     bind: Flags.string({description: 'bind a host path read-write at every boot: HOST[:INSIDE] (repeatable)', multiple: true}),
     'ssh-port': Flags.string({description: 'expose sshd on [ADDRESS:]PORT from the start (as ctr expose PORT ssh)'}),
   }
@@ -65,6 +66,7 @@ export default class Create extends CtrCommand {
           bindsReadOnly: flags['bind-ro'],
           bindsReadWrite: flags.bind,
           capabilities: flags.capability,
+          systemCalls: flags['system-call-filter'],
           ports: flags['ssh-port'] ? [{...parsePortSpec(flags['ssh-port']), service: 'ssh'}] : undefined,
         },
         {

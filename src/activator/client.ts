@@ -54,7 +54,7 @@ async function replaceIfOlder(root: string, from: Answerer | undefined): Promise
   const answerer = from ?? (await requestOnce(root, {op: 'ping'}, 5000).catch(() => undefined))
   if (!answerer || !isOlderBuild(answerer.build, ownBuild())) return false
   debug(`the activator ${answerer.pid} runs an older build (${answerer.build?.entry}); taking over`)
-  return startDaemon(root, {takeover: true, replaces: answerer.pid}).then(
+  return replaceActivator(root, answerer.pid, answerer.unit).then(
     () => true,
     (error: unknown) => {
       process.stderr.write(`ctr: warning: the activator ${answerer.pid} runs an older build and could not be replaced: ${error instanceof Error ? error.message : String(error)}\n`)
@@ -168,8 +168,27 @@ export async function ensureActivator(root: string): Promise<{started: boolean; 
     if (!(error instanceof CtrError && error.code === 'ACTIVATOR_DOWN')) throw error
   }
   if (running && !isOlderBuild(running.build, ownBuild())) return {started: false, pid: running.pid}
-  if (running) debug(`the activator ${running.pid} runs an older build (${running.build?.entry}); taking over`)
-  return startDaemon(root, running ? {takeover: true, replaces: running.pid} : {})
+  if (!running) return startDaemon(root, {})
+  debug(`the activator ${running.pid} runs an older build (${running.build?.entry}); taking over`)
+  return replaceActivator(root, running.pid, running.unit)
+}
+
+/**
+ * A new activator in place of REPLACES: a takeover by one this ctr starts, or, when it runs as a
+ * systemd service (UNIT), `systemctl restart UNIT`, so that the new one is that service again and
+ * not a process beside it (which the unit would not know, restart or stop). A restart closes no
+ * held port (systemd-unit.ts). Resolves once the new one answers.
+ */
+async function replaceActivator(root: string, replaces: number, unit: string | undefined): Promise<{started: boolean; pid: number}> {
+  if (!unit) return startDaemon(root, {takeover: true, replaces})
+  const {run} = await import('../exec.js')
+  await run(['systemctl', 'restart', unit], {timeoutMs: 120_000})
+  for (let waited = 0; waited < 30_000; waited += 50) {
+    const pid = await requestOnce(root, {op: 'ping'}, 1000).then((r) => r.pid, () => undefined)
+    if (pid !== undefined && pid !== replaces) return {started: true, pid}
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new CtrError('ACTIVATOR_DOWN', `systemctl restart ${unit} started no activator that answers within 30 s`, {hints: [`see: systemctl status ${unit}`]})
 }
 
 /**
@@ -177,14 +196,14 @@ export async function ensureActivator(root: string): Promise<{started: boolean; 
  * does); every held socket and running container is handed over, none closed or powered off.
  */
 export async function restartActivator(root: string): Promise<{pid: number; replaced?: number}> {
-  let replaces: number | undefined
+  let running: Results['ping'] | undefined
   try {
-    replaces = (await requestOnce(root, {op: 'ping'}, 5000)).pid
+    running = await requestOnce(root, {op: 'ping'}, 5000)
   } catch (error) {
     if (!(error instanceof CtrError && error.code === 'ACTIVATOR_DOWN')) throw error
   }
-  const {pid} = await startDaemon(root, {takeover: replaces !== undefined, replaces})
-  return {pid, replaced: replaces}
+  const {pid} = running ? await replaceActivator(root, running.pid, running.unit) : await startDaemon(root, {})
+  return {pid, replaced: running?.pid}
 }
 
 /** Spawns the daemon detached, logging to ROOT/activator/activator.log; resolves when it answers. */

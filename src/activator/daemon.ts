@@ -4,13 +4,14 @@
  * imports only the engine (no oclif, ink, react or got), to stay small: it holds every port of
  * every started container for as long as the host runs.
  */
-import {realpathSync, statSync} from 'node:fs'
+import {realpathSync, statSync, writeSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {setDebug} from '../log.js'
 import {stateRoot} from '../store/paths.js'
 import {closeInheritedFds} from '../sys/fds.js'
 import {becomeSubreaper} from '../sys/libc.js'
 import {startActivator} from './server.js'
+import {ownUnit, restartQueued} from './systemd-unit.js'
 
 export async function runActivatorProcess(argv: readonly string[]): Promise<void> {
   const rootFlag = argv.indexOf('--root')
@@ -30,14 +31,21 @@ export async function runActivatorProcess(argv: readonly string[]): Promise<void
     onHandedOver: () => process.exit(0),
   })
   let stopping = false
-  const stop = (signalName: string) => {
+  const stop = async (signalName: string) => {
     if (stopping) return
     stopping = true
+    // The stop half of `systemctl restart` (systemd-unit.ts): leave all as a crash would, for the next one to take.
+    const unit = ownUnit()
+    if (signalName === 'SIGTERM' && unit && (await restartQueued(unit))) {
+      writeSync(1, `${new Date().toISOString()} SIGTERM: systemd restarts ${unit}; the socket holder keeps every port and the containers run on, for the next activator\n`)
+      // Gone at once, as in a crash (process.exit() here was seen to hang until systemd's stop timeout).
+      process.kill(process.pid, 'SIGKILL')
+    }
     log(`${signalName}: powering off running containers; the ports stay recorded as held`)
     void running.close().then(() => process.exit(0))
   }
-  process.on('SIGTERM', () => stop('SIGTERM'))
-  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+  process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGHUP', () => {})
 }
 

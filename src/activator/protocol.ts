@@ -21,7 +21,7 @@ export type Request =
   | {op: 'handover'}
 
 export interface Results {
-  ping: {pid: number; root: string; rssBytes: number; memory?: NodeJS.MemoryUsage; build?: BuildId}
+  ping: {pid: number; root: string; rssBytes: number; memory?: NodeJS.MemoryUsage; build?: BuildId; unit?: string}
   status: StatusReport
   start: ContainerStatus & {already?: 'held' | 'running'}
   stop: ContainerStatus
@@ -54,6 +54,8 @@ export interface HandedOver {
 export interface Answerer {
   pid: number
   build?: BuildId
+  /** The systemd service it runs as (ctr activator --unit): a newer ctr restarts that, rather than replacing it from outside. */
+  unit?: string
 }
 
 export type Response<T = unknown> = ({ok: true; result: T} | {ok: false; error: {code: ErrorCode; message: string; hints: string[]}}) & {from?: Answerer}

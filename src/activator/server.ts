@@ -20,6 +20,7 @@ import {Activator, type ActivatorOptions} from './activator.js'
 import {requestHandover} from './handover.js'
 import {pidfdSupported} from './spawn-nspawn.js'
 import {activatorLockFile, controlSocket, type BuildId, type Request, type Response} from './protocol.js'
+import {ownUnit} from './systemd-unit.js'
 
 export interface RunningActivator {
   activator: Activator
@@ -149,20 +150,30 @@ function serve(activator: Activator, socket: Socket, log: (m: string) => void, b
   })
 }
 
+/** {unit} when this activator is a systemd service's (asked once). */
+let unitAnswer: {unit?: string} | undefined
+function unitOf(): {unit?: string} {
+  if (!unitAnswer) {
+    const unit = ownUnit()
+    unitAnswer = unit ? {unit} : {}
+  }
+  return unitAnswer
+}
+
 async function answer(activator: Activator, line: string, build: BuildId | undefined): Promise<Response> {
   try {
     const request = JSON.parse(line) as Request
-    return {ok: true, result: await dispatch(activator, request, build), from: {pid: process.pid, build}}
+    return {ok: true, result: await dispatch(activator, request, build), from: {pid: process.pid, build, ...unitOf()}}
   } catch (error) {
     const e = isCtrError(error) ? error : new CtrError('COMMAND_FAILED', error instanceof Error ? error.message : String(error), {cause: error})
-    return {ok: false, error: e.toJSON(), from: {pid: process.pid, build}}
+    return {ok: false, error: e.toJSON(), from: {pid: process.pid, build, ...unitOf()}}
   }
 }
 
 async function dispatch(activator: Activator, request: Request, build: BuildId | undefined): Promise<unknown> {
   switch (request.op) {
     case 'ping':
-      return {pid: process.pid, root: activator.root, rssBytes: process.memoryUsage.rss(), memory: process.memoryUsage(), ...(build ? {build} : {})}
+      return {pid: process.pid, root: activator.root, rssBytes: process.memoryUsage.rss(), memory: process.memoryUsage(), ...(build ? {build} : {}), ...unitOf()}
     case 'status':
       return activator.status()
     case 'start':

@@ -54,6 +54,8 @@ export interface CreateOptions {
   bindsReadWrite?: string[]
   /** Capabilities nspawn keeps beyond its defaults (ContainerRecord.capabilities). */
   capabilities?: string[]
+  /** System calls allowed beyond nspawn's filter (ContainerRecord.systemCalls). */
+  systemCalls?: string[]
 }
 
 export interface CreateHooks {
@@ -94,6 +96,8 @@ export async function createContainer(root: string, options: CreateOptions, hook
   const binds = [...(options.bindsReadOnly ?? []).map((spec) => parseBind(spec, true)), ...(options.bindsReadWrite ?? []).map((spec) => parseBind(spec, false))]
   const capabilities = [...new Set((options.capabilities ?? []).map((c) => c.toUpperCase()).map((c) => (c.startsWith('CAP_') ? c : `CAP_${c}`)))]
   for (const c of capabilities) if (!/^CAP_[A-Z_]+$/.test(c)) throw new CtrError('INVALID_ARGUMENT', `--capability wants a capability name (CAP_NET_ADMIN), not ${JSON.stringify(c)}`)
+  const systemCalls = [...new Set(options.systemCalls ?? [])]
+  for (const c of systemCalls) if (!/^@?[a-z0-9_]+$/.test(c)) throw new CtrError('INVALID_ARGUMENT', `--system-call-filter wants a system call name (pidfd_getfd) or @group, not ${JSON.stringify(c)}`)
   requireRoot('ctr create')
   requireProgram('systemd-nspawn')
   requireProgram('ssh-keygen')
@@ -142,6 +146,7 @@ export async function createContainer(root: string, options: CreateOptions, hook
       ...(options.privateUsers ? {privateUsers: true, uidBase: await freeUidBase(root)} : {}),
       ...(binds.length > 0 ? {binds} : {}),
       ...(capabilities.length > 0 ? {capabilities} : {}),
+      ...(systemCalls.length > 0 ? {systemCalls} : {}),
     }
     try {
       await mkdir(paths.dir, {recursive: true, mode: 0o700})

@@ -64,6 +64,12 @@ export interface ContainerRecord {
    * a veth container with CAP_NET_ADMIN can change its own address.
    */
   capabilities?: string[]
+  /**
+   * System calls allowed beyond nspawn's filter (create --system-call-filter), e.g. pidfd_getfd,
+   * which a ctr activator inside (a nested systemd host) needs to take its sockets back from its
+   * socket holder after a crash or restart. Only for test beds.
+   */
+  systemCalls?: string[]
 }
 
 export interface ContainerBind {
@@ -202,6 +208,7 @@ export function checkRecord(name: string, text: string): ContainerRecord | strin
     if (typeof l !== 'object' || l === null || Array.isArray(l) || !whole(l.memoryBytes) || !whole(l.pids)) return 'limits is not {memoryBytes?, pids?} of whole numbers'
     if (l.cpus !== undefined && !(typeof l.cpus === 'number' && Number.isFinite(l.cpus) && l.cpus > 0 && l.cpus <= MAX_CPUS)) return `limits.cpus is ${describe(l.cpus)}, not a number of CPUs above 0`
   }
+  if (r.systemCalls !== undefined && !(Array.isArray(r.systemCalls) && r.systemCalls.every((c) => typeof c === 'string' && /^@?[a-z0-9_]+$/.test(c)))) return `systemCalls is ${describe(r.systemCalls)}, not a list of system call names`
   if (r.capabilities !== undefined && !(Array.isArray(r.capabilities) && r.capabilities.every((c) => typeof c === 'string' && /^CAP_[A-Z_]+$/.test(c)))) return `capabilities is ${describe(r.capabilities)}, not a list of CAP_ names`
   if (r.binds !== undefined) {
     if (!Array.isArray(r.binds)) return `binds is ${describe(r.binds)}, not a list`

@@ -26,6 +26,8 @@ describe('a container\'s own binds and capabilities', () => {
     expect(checkRecord('a', JSON.stringify({...record, binds: [{host: 'rel', inside: '/x', readOnly: true}]}))).toMatch(/binds\[0\]/)
     expect(checkRecord('a', JSON.stringify({...record, binds: {}}))).toMatch(/binds is/)
     expect(checkRecord('a', JSON.stringify({...record, capabilities: ['net_admin']}))).toMatch(/capabilities is/)
+    expect(checkRecord('a', JSON.stringify({...record, systemCalls: ['pidfd_getfd', '@process']}))).toMatchObject({systemCalls: ['pidfd_getfd', '@process']})
+    expect(checkRecord('a', JSON.stringify({...record, systemCalls: ['rm -rf']}))).toMatch(/systemCalls is/)
     const own = recordBinds({binds})
     expect(own).toEqual({readOnly: [['/usr/bin/node', '/usr/local/bin/node']], readWrite: [['/srv/n:x', '/var/lib/ctr']]})
     const argv = nspawnArgv({tree: '/t', machine: 'a', hostHasSystemd: true, bindsReadOnly: own.readOnly, bindsReadWrite: own.readWrite, extra: ['--capability=CAP_NET_ADMIN']})
