@@ -92,4 +92,16 @@ describe.skipIf(skip)('ctr on a systemd host', () => {
     const status = await host.sh('ctr ls --json')
     expect(status.stdout).toMatch(/"state": "running"/)
   })
+
+  it('the pair ctr generate units writes, installed and started, wakes the container on an ssh connection, with systemd alone', async () => {
+    const made = await host.sh('ctr create debian seed --network host && ctr expose 2224 ssh -c seed && ctr generate units seed --dir /etc/systemd/system && systemctl daemon-reload && systemctl start seed.socket && systemctl is-active seed.service; true')
+    expect(made.exitCode, made.stderr).toBe(0)
+    // Started by the socket only: the container is off until the connection.
+    expect(made.stdout.trim().split('\n').pop()).toBe('inactive')
+    const login = await host.sh('ssh -o StrictHostKeyChecking=accept-new -o BatchMode=yes -p 2224 root@127.0.0.1 hostname; systemctl is-active seed.service; machinectl list --no-legend', 120_000)
+    expect(login.stdout, login.stderr).toMatch(/^seed\nactive\n/)
+    expect(login.stdout).toMatch(/^seed\s+container\s+systemd-nspawn/m)
+    const stopped = await host.sh('systemctl stop seed.service seed.socket && systemctl is-active seed.service; true')
+    expect(stopped.stdout.trim()).toBe('inactive')
+  })
 })
