@@ -237,7 +237,7 @@ export class HeldContainer {
     const own = recordBinds(this.record)
     const binds = [...serviceBinds(this.record, (service) => findService(service)?.docroot), ...own.readOnly]
     const netns = containerPaths(this.ctx.root, this.name).netns
-    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds, bindsReadWrite: own.readWrite, extra: [...(this.record.capabilities ?? []).map((c) => `--capability=${c}`), ...(this.record.systemCalls?.length ? [`--system-call-filter=${this.record.systemCalls.join(' ')}`] : [])], limits: this.record.limits, network: this.record.network, netns, privateUsers: this.record.privateUsers, uidBase: this.record.uidBase, shiftedTree: idmapsLowers(this.record)})
+    const argv = nspawnArgv({tree, machine: this.name, hostHasSystemd: this.ctx.hostHasSystemd, bindsReadOnly: binds, bindsReadWrite: own.readWrite, capabilities: this.record.capabilities, systemCalls: this.record.systemCalls, limits: this.record.limits, network: this.record.network, netns, privateUsers: this.record.privateUsers, uidBase: this.record.uidBase, shiftedTree: idmapsLowers(this.record)})
     // A cgroup of its own (cgroups.ts); on a systemd host, registration makes its scope instead.
     const cgroups = this.ctx.hostHasSystemd ? [] : makeContainerCgroups(this.ctx.root, this.name, this.ctx.log, this.record.limits)
     let spawned: SpawnedContainer

@@ -13,7 +13,7 @@ import {closeSync, constants, existsSync, openSync, statfsSync} from 'node:fs'
 import {rm} from 'node:fs/promises'
 import type {ContainerRecord} from '../store/containers.js'
 import {containerPaths} from '../store/paths.js'
-import {runProgram} from './run.js'
+import {netnsPrefix, runProgram} from './run.js'
 import {addVeth, deleteVeth, hostIfname, vethUp} from './veth.js'
 
 /** statfs(2)'s f_type of a namespace file (linux/magic.h NSFS_MAGIC). */
@@ -26,11 +26,6 @@ export function isNamespaceFile(path: string): boolean {
   } catch {
     return false
   }
-}
-
-/** What runs nspawn in the network namespace NETNS: nsenter joins it and execs nspawn (same pid). */
-export function netnsPrefix(netns: string): string[] {
-  return ['nsenter', `--net=${netns}`, '--']
 }
 
 /** RECORD's network is there as its mode needs it: a boot can join it at once. */

@@ -7,3 +7,8 @@ export async function runProgram(argv: readonly string[], input?: string): Promi
   const {run} = await import('../exec.js')
   return (await run(argv, {input, timeoutMs: 10_000})).stdout
 }
+
+/** What runs a host program in the network namespace NETNS (a bound namespace file): nsenter joins it and execs the program (same pid). */
+export function netnsPrefix(netns: string): string[] {
+  return ['nsenter', `--net=${netns}`, '--']
+}

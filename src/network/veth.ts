@@ -15,7 +15,7 @@ import {createHash} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {CtrError} from '../errors.js'
-import {runProgram} from './run.js'
+import {netnsPrefix, runProgram} from './run.js'
 
 /** The range addresses come from when CTR_VETH_RANGE does not say. */
 export const DEFAULT_VETH_RANGE = '10.213.0.0/16'
@@ -132,7 +132,7 @@ export async function addVeth(root: string, name: string, address: string, netns
     await runProgram(['ip', 'link', 'add', ifname, 'type', 'veth', 'peer', 'name', CONTAINER_IFNAME, 'netns', netns])
   }
   const inside = [`addr replace ${pair.address}/${pair.prefix} dev ${CONTAINER_IFNAME}`, `link set ${CONTAINER_IFNAME} up`, `route replace default via ${pair.gateway}`]
-  await runProgram(['nsenter', `--net=${netns}`, '--', 'ip', '-batch', '-'], `${inside.join('\n')}\n`)
+  await runProgram([...netnsPrefix(netns), 'ip', '-batch', '-'], `${inside.join('\n')}\n`)
   await ensureNat(root, address)
   await runProgram(['ip', 'addr', 'replace', `${pair.gateway}/${pair.prefix}`, 'dev', ifname])
   await runProgram(['ip', 'link', 'set', ifname, 'up'])
@@ -146,17 +146,15 @@ export async function addVeth(root: string, name: string, address: string, netns
  */
 export async function ensureNat(root: string, address: string): Promise<void> {
   const table = natTable(root)
+  const forwarding = (await runProgram(['sysctl', '-n', 'net.ipv4.ip_forward'])).trim() === '1'
   if (!tablesMade.has(table)) {
     const exists = await runProgram(['nft', 'list', 'table', 'ip', table]).then(() => true, () => false)
-    if (!exists) {
-      const forwarding = (await runProgram(['sysctl', '-n', 'net.ipv4.ip_forward'])).trim() === '1'
-      await runProgram(['nft', '-f', '-'], natRuleset(table, !forwarding))
-    }
+    if (!exists) await runProgram(['nft', '-f', '-'], natRuleset(table, !forwarding))
     tablesMade.add(table)
   }
   // Written only when off: inside a container (a nested systemd host) /proc/sys is read-only, and
   // forwarding there is already on (its namespace was made by the outer ctr).
-  if ((await runProgram(['sysctl', '-n', 'net.ipv4.ip_forward'])).trim() !== '1') await runProgram(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
+  if (!forwarding) await runProgram(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
   await runProgram(['nft', 'add', 'element', 'ip', table, 'containers', `{ ${vethPair(address).address} }`])
 }
 

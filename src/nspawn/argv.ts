@@ -2,7 +2,7 @@
  * Pure argv for systemd-nspawn. See systemd-nspawn(1).
  */
 import {existsSync} from 'node:fs'
-import {netnsPrefix} from '../network/netns.js'
+import {netnsPrefix} from '../network/run.js'
 import type {ContainerLimits, NetworkMode} from '../store/containers.js'
 
 export interface NspawnOptions {
@@ -30,6 +30,10 @@ export interface NspawnOptions {
   shiftedTree?: boolean
   /** Extra arguments. */
   extra?: readonly string[]
+  /** Capabilities kept beyond nspawn's defaults (ContainerRecord.capabilities). */
+  capabilities?: readonly string[]
+  /** System calls allowed beyond nspawn's filter (ContainerRecord.systemCalls). */
+  systemCalls?: readonly string[]
 }
 
 /** nspawn's --bind syntax separates with ":"; one inside a path is written "\:". */
@@ -54,6 +58,8 @@ export function nspawnArgv(options: NspawnOptions): string[] {
   }
   for (const [host, inside] of options.bindsReadOnly ?? []) argv.push(`--bind-ro=${bindPath(host)}:${bindPath(inside)}`)
   for (const [host, inside] of options.bindsReadWrite ?? []) argv.push(`--bind=${bindPath(host)}:${bindPath(inside)}`)
+  for (const c of options.capabilities ?? []) argv.push(`--capability=${c}`)
+  if (options.systemCalls?.length) argv.push(`--system-call-filter=${options.systemCalls.join(' ')}`)
   argv.push(...(options.extra ?? []))
   // private, veth: nspawn runs in the namespace ctr made (network/netns.ts), with no network option of its own.
   return (options.network === 'private' || options.network === 'veth') && options.netns ? [...netnsPrefix(options.netns), ...argv] : argv

@@ -9,6 +9,7 @@ import {makeSystemdHost, type SystemdHost} from '../helpers/systemd-host.js'
 import {skipReason} from '../helpers/roots.js'
 
 const skip = skipReason()
+if (skip) console.warn(`test/integration/systemd-host.test.ts: ${skip}`)
 
 describe.skipIf(skip)('ctr on a systemd host', () => {
   let host: SystemdHost
