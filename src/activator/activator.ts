@@ -20,6 +20,7 @@ import {instancesOn, killInits} from './instances.js'
 import {processParents, readTcpRows, scanProcesses, type ProcessEntry} from './proc.js'
 import {portsFixedWhileUp, type HandedOver} from './protocol.js'
 import {SocketHolder, takeBackSockets} from './socket-holder.js'
+import {moveToScope, ownUnit} from './systemd-unit.js'
 import {ContainerQueues} from './queues.js'
 import {prepareTree} from './tree.js'
 import {SocketWatcher} from './watcher.js'
@@ -73,10 +74,17 @@ export class Activator {
   constructor(private readonly options: ActivatorOptions) {
     this.root = options.root
     this.log = options.log ?? (() => {})
+    // Run as a systemd service: the holder and each nspawn leave its cgroup (systemd-unit.ts).
+    const unit = ownUnit()
+    const intoScope = unit
+      ? (pid: number, kind: 'holder' | 'nspawn', what: string) =>
+          moveToScope(pid, kind, `ctr ${what} (${this.root})`, unit).catch((error: unknown) => this.log(`${what}: left in ${unit}: ${error instanceof Error ? error.message : String(error)}`))
+      : undefined
     this.ctx = {
       root: this.root,
       watcher: this.watcher,
       hostHasSystemd: hostHasSystemd(),
+      intoScope: intoScope && ((pid, name) => void intoScope(pid, 'nspawn', `nspawn of ${name}`)),
       stopTimeoutMs: options.stopTimeoutMs ?? 30_000,
       log: this.log,
       prepareTree: (record) => prepareTree(this.root, record),
@@ -105,7 +113,7 @@ export class Activator {
       }),
       this.log,
     )
-    this.holder = new SocketHolder(this.root, () => [...this.held.values()].flatMap((c) => c.socketRefs()), this.log)
+    this.holder = new SocketHolder(this.root, () => [...this.held.values()].flatMap((c) => c.socketRefs()), this.log, intoScope && ((pid) => intoScope(pid, 'holder', 'socket holder')))
     this.idle = new IdlePolicy({
       root: this.root,
       held: () => this.held.values(),

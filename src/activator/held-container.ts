@@ -57,6 +57,8 @@ export interface HeldContext {
   onSettled: (name: string) => void
   /** Called when nspawn was spawned (so held.json says which boot runs). */
   onBooted?: (name: string) => void
+  /** Moves a spawned nspawn out of the activator's systemd unit, when it runs as one (systemd-unit.ts). */
+  intoScope?: (pid: number, name: string) => void
   /** Replaces the pidfd opener of spawnNspawn (tests of a failure that cannot be caused for real). */
   spawnDeps?: SpawnDeps
   /** How reboot loops are slowed down and ended (transitions.ts REBOOT_POLICY unless a test says). */
@@ -141,6 +143,8 @@ export class HeldContainer {
     this.bootStartedAt = boot.bootStartedAt ?? Date.now()
     this.idleSince = boot.idleSince
     this.quietStopAt = boot.quietStopAt
+    // An earlier activator of an older build left it in the unit's cgroup.
+    this.ctx.intoScope?.(boot.nspawnPid, this.name)
     this.ctx.watcher.watch(`exit:${boot.nspawnPid}`, [pidfd], () => {
       closeFd(pidfd)
       // Not this process's child: its status is its parent's (or init's) to read. A reboot it asked
@@ -263,8 +267,15 @@ export class HeldContainer {
     this.ctx.log(`${this.name}: booting (pid ${spawned.pid}, nspawn spawned ${spawnedMs} ms after the ${triggerFd !== undefined ? 'connection' : 'request'})`)
     if (spawned.pid < 0) return
     this.pid = spawned.pid
-    if (triggerFd === undefined) {
+    // Out of the activator's unit once it serves (a fork of the activator and a job of systemd's,
+    // kept off the wake path): until then a kill of the whole unit would take this boot with it.
+    const pid = spawned.pid
+    const running = () => {
       this.state = 'running'
+      if (this.pid === pid) this.ctx.intoScope?.(pid, this.name)
+    }
+    if (triggerFd === undefined) {
+      running()
       return
     }
     // Woken by a connection: booted is when the container's systemd has accepted what waited, i.e.
@@ -272,7 +283,7 @@ export class HeldContainer {
     const probe = () => {
       if (this.state !== 'booting') return
       if (performance.now() - woken > WAKE_PROBE_LIMIT_MS) {
-        this.state = 'running'
+        running()
         this.history.lastError = `nothing in ${this.name} accepted the connection within ${WAKE_PROBE_LIMIT_MS / 1000} s: is the service's socket unit enabled there?`
         this.ctx.log(`${this.name}: ${this.history.lastError}`)
         return
@@ -281,7 +292,7 @@ export class HeldContainer {
         this.history.lastWakeMs = Math.round(performance.now() - woken)
         this.served = true
         this.history.lastError = undefined
-        this.state = 'running'
+        running()
         this.ctx.log(`${this.name}: serving, ${this.history.lastWakeMs} ms after the first connection`)
         return
       }

@@ -110,11 +110,14 @@ export class SocketHolder {
     /** The sockets held now. */
     private readonly sockets: () => HeldSocketRef[],
     private readonly log: (message: string) => void,
+    /** Moves a new holder out of the activator's systemd unit, when it runs as one (systemd-unit.ts). */
+    private readonly intoScope?: (pid: number) => Promise<void>,
   ) {}
 
   /** Adopts the holder a previous activator left (it is replaced at the next sync). */
   async adopt(): Promise<void> {
     this.current = await recordedHolder(this.root)
+    if (this.current) await this.intoScope?.(this.current.pid)
   }
 
   /** A new holder for the current set soon; a burst of changes makes one. */
@@ -176,6 +179,8 @@ export class SocketHolder {
     const record: HolderFile = {pid, startTime, fds: Object.fromEntries(sockets.map((s, i) => [s.key, i + 3]))}
     await writeJsonAtomic(holderFile(this.root), record)
     this.current = record
+    // Out of the unit before the old holder goes: some holder outlives a `systemctl kill` at every moment.
+    await this.intoScope?.(pid)
     if (previous && previous.pid !== pid) await killHolder(previous.pid)
   }
 }

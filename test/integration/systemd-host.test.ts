@@ -66,7 +66,7 @@ describe.skipIf(skip)('ctr on a systemd host', () => {
     expect(status.stdout).toMatch(/^CPUQuotaPerSecUSec=500ms$/m)
   })
 
-  it('the activator as the unit ctr activator --unit writes: systemctl restart and a SIGKILL of the activator refuse no connection', async () => {
+  it('the activator as the unit ctr activator --unit writes: systemctl restart and systemctl kill -s KILL of it refuse no connection', async () => {
     const made = await host.sh('ctr create debian held --network host --ssh-port 2223 && ctr start held && systemctl is-active ctr-activator')
     expect(made.exitCode, made.stderr).toBe(0)
     const journal = async () => (await host.sh('journalctl -u ctr-activator --no-pager -o cat -n 40')).stdout
@@ -78,18 +78,23 @@ describe.skipIf(skip)('ctr on a systemd host', () => {
     const stopped = await host.sh('ctr stop --hold held')
     expect(stopped.exitCode, `${stopped.stderr}\n${await journal()}`).toBe(0)
     const before = (await host.sh('systemctl show -p MainPID --value ctr-activator')).stdout.trim()
-    // --kill-whom=main: the activator alone (a kill of the whole service takes the holder and every nspawn along).
-    const kill = await host.sh(`systemctl kill --kill-whom=main -s KILL ctr-activator; ${banner}; sleep 1; systemctl show -p MainPID --value ctr-activator`, 120_000)
+    // The socket holder is in a scope of its own: the service's cgroup has the activator alone, which
+    // is all a kill of the whole service (systemctl kill's default, --kill-whom=all) kills.
+    const cgroup = await host.sh('cat /sys/fs/cgroup/systemd/system.slice/ctr-activator.service/cgroup.procs; systemctl list-units --no-legend --plain "ctr-*.scope"')
+    expect(cgroup.stdout.split('\n')[0]).toBe(before)
+    expect(cgroup.stdout).toMatch(/^ctr-holder-\d+\.scope\s+loaded active running/m)
+    const kill = await host.sh(`systemctl kill -s KILL ctr-activator; ${banner}; sleep 1; systemctl show -p MainPID --value ctr-activator`, 120_000)
     const [served, after] = kill.stdout.split('\n')
     expect(served, `${kill.stderr}\n${await journal()}`).toBe('SSH-2.0')
     expect(after).not.toBe(before)
-    // A client loop through both, 50 ms apart, now that the container runs: none refused or cut.
+    // A client loop through both, 50 ms apart, now that the container runs (its nspawn in a scope
+    // of its own too): none refused or cut.
     const loop = await host.sh(
-      `(ok=0; bad=0; end=$((SECONDS+12)); while [ $SECONDS -lt $end ]; do if [ "$(timeout 10 head -c 7 </dev/tcp/127.0.0.1/2223 2>/dev/null)" = SSH-2.0 ]; then ok=$((ok+1)); else bad=$((bad+1)); fi; sleep 0.05; done; echo "ok=$ok bad=$bad") & sleep 3; systemctl restart ctr-activator; sleep 3; systemctl kill --kill-whom=main -s KILL ctr-activator; wait`,
+      `(ok=0; bad=0; end=$((SECONDS+12)); while [ $SECONDS -lt $end ]; do if [ "$(timeout 10 head -c 7 </dev/tcp/127.0.0.1/2223 2>/dev/null)" = SSH-2.0 ]; then ok=$((ok+1)); else bad=$((bad+1)); fi; sleep 0.05; done; echo "ok=$ok bad=$bad") & sleep 3; systemctl restart ctr-activator; sleep 3; systemctl kill -s KILL ctr-activator; wait; systemctl list-units --no-legend --plain "ctr-nspawn-*.scope"`,
       120_000,
     )
-    console.log(`client loop through systemctl restart and kill --kill-whom=main -s KILL: ${loop.stdout.trim()}`)
-    expect(loop.stdout, await journal()).toMatch(/ok=[1-9]\d* bad=0/)
+    console.log(`client loop through systemctl restart and systemctl kill -s KILL: ${loop.stdout.trim()}`)
+    expect(loop.stdout, await journal()).toMatch(/ok=[1-9]\d* bad=0\nctr-nspawn-\d+\.scope\s+loaded active running/)
     const status = await host.sh('ctr ls --json')
     expect(status.stdout).toMatch(/"state": "running"/)
   })
@@ -105,4 +110,5 @@ describe.skipIf(skip)('ctr on a systemd host', () => {
     const stopped = await host.sh('systemctl stop seed.service seed.socket && systemctl is-active seed.service; true')
     expect(stopped.stdout.trim()).toBe('inactive')
   })
+
 })
