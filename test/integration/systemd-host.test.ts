@@ -111,4 +111,20 @@ describe.skipIf(skip)('ctr on a systemd host', () => {
     expect(stopped.stdout.trim()).toBe('inactive')
   })
 
+  it('after a reboot of the systemd host the enabled unit holds the ports again: a connection wakes the container, no ctr command run', async () => {
+    // /run is a tmpfs of each boot: the mark is gone once the host has really booted again.
+    const held = await host.sh('ctr create debian boot --network host --ssh-port 2225 && ctr start boot && touch /run/ctr-test-mark')
+    expect(held.exitCode, held.stderr).toBe(0)
+    // The session into the host ends with it.
+    await host.sh('systemctl reboot').catch(() => undefined)
+    let state = ''
+    for (let tries = 0; tries < 240 && !/^(running|degraded)$/.test(state); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      state = (await host.sh('systemctl is-system-running 2>/dev/null').catch(() => ({stdout: ''}))).stdout.trim()
+    }
+    expect(state).toMatch(/^(running|degraded)$/)
+    const woken = await host.sh('test ! -e /run/ctr-test-mark && systemctl is-active ctr-activator; timeout 60 head -c 7 </dev/tcp/127.0.0.1/2225; echo; machinectl list --no-legend', 120_000)
+    expect(woken.stdout, `${woken.stderr}\n${(await host.sh('journalctl -b -u ctr-activator --no-pager -o cat')).stdout}`).toMatch(/^active\nSSH-2\.0\n/)
+    expect(woken.stdout).toMatch(/^boot\s+container\s+systemd-nspawn/m)
+  })
 })
