@@ -6,7 +6,7 @@ import {CtrError} from '../errors.js'
 import {findProgram} from '../exec.js'
 import {lowerTrees} from '../rootfs/images.js'
 import {idmapsLowers} from '../rootfs/uid-ranges.js'
-import {getContainer, serviceBinds} from '../store/containers.js'
+import {getContainer, recordBinds, serviceBinds} from '../store/containers.js'
 import {containerPaths} from '../store/paths.js'
 import {findService} from '../units/services.js'
 import {seedUnits, type SeedUnits} from '../units/seed-units.js'
@@ -27,10 +27,12 @@ export async function generateUnits(root: string, name: string): Promise<Generat
     })
   }
   const paths = containerPaths(root, name)
+  const own = recordBinds(record)
   const units = seedUnits(record, {
     rootfs: paths.rootfs,
     overlay: record.storage === 'overlay' ? {lowers: await lowerTrees(root, record.image), upper: paths.upper, work: paths.work} : undefined,
-    binds: serviceBinds(record, (service) => findService(service)?.docroot),
+    binds: [...serviceBinds(record, (service) => findService(service)?.docroot), ...own.readOnly],
+    bindsReadWrite: own.readWrite,
     nspawn: findProgram('systemd-nspawn') ?? '/usr/bin/systemd-nspawn',
     mount: findProgram('mount') ?? '/usr/bin/mount',
   })

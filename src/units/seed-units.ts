@@ -17,8 +17,10 @@ export interface SeedUnitPaths {
   rootfs: string
   /** An overlay's layers, top first, its upper and work dirs: mounted before nspawn starts. */
   overlay?: {lowers: readonly string[]; upper: string; work: string}
-  /** Read-only binds: [host path, path inside] (a docroot). */
+  /** Read-only binds: [host path, path inside] (a docroot, the record's --bind-ro). */
   binds: ReadonlyArray<readonly [string, string]>
+  /** Read-write binds (the record's --bind). */
+  bindsReadWrite?: ReadonlyArray<readonly [string, string]>
   nspawn: string
   mount: string
 }
@@ -56,7 +58,17 @@ export function seedUnits(record: ContainerRecord, paths: SeedUnitPaths): SeedUn
   ]
   // As systemd-nspawn@.service: nspawn registers the service's own cgroup as the machine
   // (--keep-unit), which systemd delegates to it; limits are the unit's own properties.
-  const argv = nspawnArgv({tree: paths.rootfs, machine: name, hostHasSystemd: true, bindsReadOnly: paths.binds, privateUsers: record.privateUsers, uidBase: record.uidBase})
+  const argv = nspawnArgv({
+    tree: paths.rootfs,
+    machine: name,
+    hostHasSystemd: true,
+    bindsReadOnly: paths.binds,
+    bindsReadWrite: paths.bindsReadWrite,
+    capabilities: record.capabilities,
+    systemCalls: record.systemCalls,
+    privateUsers: record.privateUsers,
+    uidBase: record.uidBase,
+  })
   argv[0] = paths.nspawn
   argv.splice(argv.indexOf('-b'), 0, '--keep-unit')
   if (record.network === 'private') argv.push('--private-network')

@@ -40,7 +40,17 @@ describe.skipIf(reason)('ctr generate units: the seed\'s pair for a container', 
     root = await makeTestRoot()
     keys = await makeKeyPair()
     dir = await mkdtemp('/var/tmp/ctr-units-')
-    await createContainer(root, {distro: 'debian', name: 'seed', sshKeyFiles: [keys.pub], memoryBytes: 256 * 1024 * 1024, pids: 300, ports: [{port: PORT, service: 'ssh', address: '127.0.0.1'}, {port: PORT_2, service: 'ssh'}]})
+    await createContainer(root, {
+      distro: 'debian',
+      name: 'seed',
+      sshKeyFiles: [keys.pub],
+      memoryBytes: 256 * 1024 * 1024,
+      pids: 300,
+      ports: [{port: PORT, service: 'ssh', address: '127.0.0.1'}, {port: PORT_2, service: 'ssh'}],
+      bindsReadOnly: [`${dir}:/mnt/units`],
+      capabilities: ['CAP_SYS_PTRACE'],
+      systemCalls: ['pidfd_getfd'],
+    })
   })
 
   afterAll(async () => {
@@ -58,6 +68,8 @@ describe.skipIf(reason)('ctr generate units: the seed\'s pair for a container', 
     const start = execWords(units.service.text, 'ExecStart')
     expect(start[0]).toMatch(/^\/.*systemd-nspawn$/)
     expect(start).toEqual(expect.arrayContaining(['-b', '--link-journal=try-guest', '--keep-unit', '--machine=seed']))
+    // The record's own options, as ctr's boot gives them.
+    expect(start).toEqual(expect.arrayContaining([`--bind-ro=${dir}:/mnt/units`, '--capability=CAP_SYS_PTRACE', '--system-call-filter=pidfd_getfd']))
     expect(start).not.toContain('--register=no')
     for (const line of ['MemoryMax=268435456', 'TasksMax=300', 'Delegate=yes', 'KillMode=mixed', 'Type=notify']) expect(units.service.text).toContain(`\n${line}\n`)
   })
@@ -84,9 +96,11 @@ describe.skipIf(reason)('ctr generate units: the seed\'s pair for a container', 
     const child = spawn('systemd-socket-activate', ['-l', `127.0.0.1:${PORT}`, ...start], {stdio: 'ignore'})
     try {
       for (let i = 0; i < 200 && canBind(PORT, '127.0.0.1').ok; i++) await new Promise((r) => setTimeout(r, 10))
-      const login = await ssh(keys.key, PORT, 'systemctl is-system-running --wait >/dev/null; cat /etc/hostname; systemctl show -p ActiveState ctr-ssh.socket')
+      const login = await ssh(keys.key, PORT, 'systemctl is-system-running --wait >/dev/null; cat /etc/hostname; systemctl show -p ActiveState ctr-ssh.socket; head -1 /mnt/units/seed.service')
       expect(login.exitCode, login.stderr).toBe(0)
       expect(login.stdout).toContain('ActiveState=active')
+      // The bind of its record, made by the unit's nspawn.
+      expect(login.stdout).toContain('# ctr generate units seed')
     } finally {
       await terminate([child.pid!], 30_000)
     }
