@@ -20,6 +20,7 @@ import {instancesOn, killInits} from './instances.js'
 import {processParents, readTcpRows, scanProcesses, type ProcessEntry} from './proc.js'
 import {portsFixedWhileUp, type HandedOver} from './protocol.js'
 import {SocketHolder, takeBackSockets} from './socket-holder.js'
+import {stopSocketUnits} from './inside.js'
 import {moveToScope, ownUnit} from './systemd-unit.js'
 import {ContainerQueues} from './queues.js'
 import {prepareTree} from './tree.js'
@@ -270,6 +271,9 @@ export class Activator {
       if (c.state === 'listening' && options.keepPorts) {
         throw new CtrError('NOT_RUNNING', `${name} is not running (its ports are held already)`)
       }
+      // Ports kept: what comes in meanwhile waits for the next boot (inside.ts). Sessions open now
+      // end with the poweroff, as asked.
+      if (options.keepPorts && c.state === 'running') await stopSocketUnits(name, c.leaderPid(), this.log)
       await c.stop({keepPorts: options.keepPorts, reason: 'user'})
       await this.portsLetGo()
       return this.held.get(name)?.status(readTcpRows(), undefined) ?? this.notHeldStatus(record)

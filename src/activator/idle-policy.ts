@@ -9,7 +9,7 @@
  */
 import {getProfile, type QuietUnit} from '../rootfs/profiles.js'
 import type {HeldContainer} from './held-container.js'
-import {systemctlInside} from './inside.js'
+import {stopSocketUnits, systemctlInside} from './inside.js'
 import {childNames, establishedByPort, readTcpRows} from './proc.js'
 import {liveSessions} from './sessions.js'
 
@@ -98,7 +98,7 @@ export class IdlePolicy {
           // A shell opened since the check (its wake waits behind this in the queue): stay up.
           if (this.shells(c) > 0) return
           this.options.log(`${c.name}: idle for ${c.record.idleTimeoutSec} s`)
-          if (!(await this.systemctl(c, ['stop', 'ctr-*.socket'], 'stop its socket units first'))) {
+          if (!(await stopSocketUnits(c.name, c.leaderPid(), this.options.log))) {
             // Powered off with its socket units up, it would accept connections while shutting
             // down and close them unserved: stay up, and try again at the next check (a few times).
             const failures = (this.socketStopFailures.get(c.name) ?? 0) + 1

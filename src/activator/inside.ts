@@ -1,6 +1,6 @@
 /**
- * Running the container's own systemctl inside a running container (the idle rule stops its ctr
- * socket units before poweroff, the quiet rule stops journald). It is a binary of the container's
+ * Running the container's own systemctl inside a running container (before a poweroff that keeps
+ * the ports, its ctr socket units are stopped; the quiet rule stops journald). It is a binary of the container's
  * tree, so it runs with no more than the container's own capabilities (src/nspawn/enter.ts) and
  * with no_new_privs: root inside may have replaced it with anything.
  */
@@ -12,4 +12,21 @@ export async function systemctlInside(leader: number, args: readonly string[], t
   // exec.ts (and execa with it) is loaded when first needed: not on the activator's wake path.
   const {run} = await import('../exec.js')
   await run(argv, {timeoutMs})
+}
+
+/**
+ * Stops the container's ctr socket units (its copies of the passed sockets), before a poweroff that
+ * keeps the ports: a connection that comes in during the shutdown then waits in the host's socket
+ * for the next boot, instead of being accepted by a systemd that is going away, which closes it
+ * unserved. False (and logged) when it could not.
+ */
+export async function stopSocketUnits(name: string, leader: number | undefined, log: (message: string) => void): Promise<boolean> {
+  if (leader === undefined) return false
+  try {
+    await systemctlInside(leader, ['stop', 'ctr-*.socket'])
+    return true
+  } catch (error) {
+    log(`${name}: could not stop its socket units first: ${error instanceof Error ? error.message : String(error)}`)
+    return false
+  }
 }
