@@ -11,8 +11,10 @@
  * into a scope of its own (ctr-holder-PID.scope, ctr-nspawn-PID.scope), ordered before the
  * activator's unit: at a shutdown the activator stops first and powers its containers off in order.
  */
-import {run} from '../exec.js'
 import {processCgroups} from './proc.js'
+
+/** exec.ts (and execa with it) is loaded when first needed, not with the activator: its memory stays lean. */
+const exec = () => import('../exec.js')
 
 /** The service this process runs as, when systemd started it as one (INVOCATION_ID is set for services). */
 export function ownUnit(env: NodeJS.ProcessEnv = process.env, cgroups: ReadonlyMap<string, string> = processCgroups('self')): string | undefined {
@@ -32,6 +34,7 @@ export function hasRestartJob(listJobs: string, unit: string): boolean {
 
 /** UNIT is being restarted now (asked of systemd; false when it cannot say). */
 export async function restartQueued(unit: string): Promise<boolean> {
+  const {run} = await exec()
   const jobs = await run(['systemctl', 'list-jobs', '--no-legend', '--plain'], {timeoutMs: 5000}).catch(() => undefined)
   return jobs !== undefined && hasRestartJob(jobs.stdout, unit)
 }
@@ -60,6 +63,7 @@ export function scopeCall(pid: number, scope: string, description: string, unit:
 export async function moveToScope(pid: number, kind: 'holder' | 'nspawn', description: string, unit: string): Promise<void> {
   const scope = `ctr-${kind}-${pid}.scope`
   if (systemdCgroup(pid)?.endsWith(`/${scope}`)) return
+  const {run} = await exec()
   await run(scopeCall(pid, scope, description, unit), {timeoutMs: 10_000})
   for (let i = 0; i < 400; i++) {
     const path = systemdCgroup(pid)
