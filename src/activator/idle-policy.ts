@@ -9,7 +9,7 @@
  */
 import {getProfile, type QuietUnit} from '../rootfs/profiles.js'
 import type {HeldContainer} from './held-container.js'
-import {stopSocketUnits, systemctlInside} from './inside.js'
+import {stopSocketUnits, trySystemctlInside} from './inside.js'
 import {childNames, establishedByPort, readTcpRows} from './proc.js'
 import {liveSessions} from './sessions.js'
 
@@ -132,7 +132,7 @@ export class IdlePolicy {
     c.quietStopAt = now
     void this.options.serial(c.name, async () => {
       if (c.state !== 'running') return
-      if (await this.systemctl(c, ['stop', '--no-block', ...awake], 'stop its quiet units')) {
+      if (await trySystemctlInside(c.name, c.leaderPid(), ['stop', '--no-block', ...awake], 'stop its quiet units', this.options.log)) {
         this.options.log(`${c.name}: quiet, stopped ${awake.join(', ')} (socket-activated again when needed)`)
       }
     })
@@ -184,19 +184,6 @@ export class IdlePolicy {
       if (!logged) this.options.log(`${c.name}: ${open} connection(s) came in as it went idle; powering off when they end`)
       logged = true
       await new Promise((r) => setTimeout(r, 250))
-    }
-  }
-
-  /** systemctl ARGS inside the running container; false (and logged) when it failed. */
-  private async systemctl(c: HeldContainer, args: string[], what: string): Promise<boolean> {
-    const leader = c.leaderPid()
-    if (leader === undefined) return false
-    try {
-      await systemctlInside(leader, args)
-      return true
-    } catch (error) {
-      this.options.log(`${c.name}: could not ${what}: ${error instanceof Error ? error.message : String(error)}`)
-      return false
     }
   }
 }

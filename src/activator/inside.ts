@@ -14,19 +14,24 @@ export async function systemctlInside(leader: number, args: readonly string[], t
   await run(argv, {timeoutMs})
 }
 
+/** systemctl ARGS inside container NAME (its PID 1 as the host sees it: LEADER); false, and logged as "could not WHAT", when it failed. */
+export async function trySystemctlInside(name: string, leader: number | undefined, args: readonly string[], what: string, log: (message: string) => void): Promise<boolean> {
+  if (leader === undefined) return false
+  try {
+    await systemctlInside(leader, args)
+    return true
+  } catch (error) {
+    log(`${name}: could not ${what}: ${error instanceof Error ? error.message : String(error)}`)
+    return false
+  }
+}
+
 /**
  * Stops the container's ctr socket units (its copies of the passed sockets), before a poweroff that
  * keeps the ports: a connection that comes in during the shutdown then waits in the host's socket
  * for the next boot, instead of being accepted by a systemd that is going away, which closes it
  * unserved. False (and logged) when it could not.
  */
-export async function stopSocketUnits(name: string, leader: number | undefined, log: (message: string) => void): Promise<boolean> {
-  if (leader === undefined) return false
-  try {
-    await systemctlInside(leader, ['stop', 'ctr-*.socket'])
-    return true
-  } catch (error) {
-    log(`${name}: could not stop its socket units first: ${error instanceof Error ? error.message : String(error)}`)
-    return false
-  }
+export function stopSocketUnits(name: string, leader: number | undefined, log: (message: string) => void): Promise<boolean> {
+  return trySystemctlInside(name, leader, ['stop', 'ctr-*.socket'], 'stop its socket units first', log)
 }

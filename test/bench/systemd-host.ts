@@ -9,10 +9,8 @@
  * Both containers are overlays on the same base, on the bed's network, registered with machined.
  * Target: ctr's cold and warm wakes at most 1.05x the seed units'.
  */
-import {mkdir, mkdtemp, symlink} from 'node:fs/promises'
-import {join} from 'node:path'
 import {ensureImage, imageId} from '../../src/rootfs/images.js'
-import {layout} from '../../src/store/paths.js'
+import {linkedRoot} from '../helpers/state-roots.js'
 import {bootSystemdHost} from '../helpers/systemd-host-boot.js'
 import {median} from './stats.js'
 import type {Wakes} from './systemd-host-inside.js'
@@ -35,9 +33,7 @@ export async function benchSystemdHost(root: string, log: (line: string) => void
   // The bed is a container of a state root of its own over this run's base (destroy() removes it).
   await ensureImage(root, {distro: 'debian'})
   const id = imageId('debian', 'bookworm')
-  const bedRoot = await mkdtemp('/var/tmp/ctr-bench-systemd-host-')
-  await mkdir(layout(bedRoot).images, {recursive: true})
-  await symlink(join(layout(root).images, id), join(layout(bedRoot).images, id))
+  const bedRoot = await linkedRoot('ctr-bench-systemd-host-', root, [id])
   log('systemd-host: making the test bed (a full-profile container with systemd as PID 1; its package layer is built once)')
   const host = await bootSystemdHost({root: bedRoot, cacheRoot: root, id, name: 'bench-systemd-host'})
   try {
@@ -63,7 +59,7 @@ export async function benchSystemdHost(root: string, log: (line: string) => void
     log(`systemd-host: ctr's activator: cold wake median ${schemes.ctr.coldMedian.toFixed(0)} ms (${ratios.cold.toFixed(3)}x, target <= 1.05), warm ${schemes.ctr.warmMedian.toFixed(1)} ms (${ratios.warm.toFixed(3)}x, target <= 1.05)`)
     return {rounds, warmPerRound, setupMs: host.timings, schemes, ratios, targets: {coldAtMost105: ratios.cold <= 1.05, warmAtMost105: ratios.warm <= 1.05}}
   } finally {
-    await host.sh('systemctl stop seed.service seed.socket; true').catch(() => undefined)
+    // Its containers, the seed's units' with them, power off with it.
     await host.destroy()
   }
 }

@@ -3,14 +3,13 @@
  * Debian base linked in (bootstrapped on first use), and removes it afterwards: nspawn processes it
  * started are stopped by pid, its mounts unmounted, the directory removed.
  */
-import {mkdir, mkdtemp, rm, symlink} from 'node:fs/promises'
-import {join} from 'node:path'
+import {rm} from 'node:fs/promises'
 import {inject} from 'vitest'
 import {ensureImage, imageId, readImage} from '../../src/rootfs/images.js'
 import {ensurePackageLayer} from '../../src/rootfs/layers.js'
 import {getService, servicePackages} from '../../src/units/services.js'
-import {layout} from '../../src/store/paths.js'
 import {destroyRoot, stopPid} from './cleanup.js'
+import {linkedRoot} from './state-roots.js'
 
 export const isRoot = process.getuid?.() === 0
 
@@ -64,10 +63,7 @@ export async function cachedLayer(services: readonly string[]): Promise<string> 
 export async function makeTestRoot(options: {layers?: ReadonlyArray<readonly string[]>} = {}): Promise<string> {
   const {cacheRoot, id} = await cachedBase()
   const ids = [id, ...(await Promise.all((options.layers ?? []).map((services) => cachedLayer(services))))]
-  const root = await mkdtemp('/var/tmp/ctr-test-root-')
-  await mkdir(layout(root).images, {recursive: true})
-  for (const image of ids) await symlink(join(layout(cacheRoot).images, image), join(layout(root).images, image))
-  return root
+  return linkedRoot('ctr-test-root-', cacheRoot, ids)
 }
 
 /** Stops (by pid) every nspawn booting a container of ROOT, unmounts, removes ROOT. */
