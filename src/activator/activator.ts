@@ -20,6 +20,7 @@ import {instancesOn, killInits} from './instances.js'
 import {processParents, readTcpRows, scanProcesses, type ProcessEntry} from './proc.js'
 import {portsFixedWhileUp, type HandedOver} from './protocol.js'
 import {SocketHolder, takeBackSockets} from './socket-holder.js'
+import {drainConnections} from './drain.js'
 import {stopSocketUnits} from './inside.js'
 import {moveToScope, ownUnit} from './systemd-unit.js'
 import {ContainerQueues} from './queues.js'
@@ -32,6 +33,12 @@ const RETRY_HOLD_MS = 2000
 const PAUSE_LIMIT_MS = 60_000
 /** How long a status request waits for the restore to finish (status()). */
 const STATUS_RESTORE_WAIT_MS = 5000
+/**
+ * How long `ctr stop --hold` waits, once the container's socket units are stopped, for the
+ * connections it accepted to end: long enough for one accepted just before to get sshd's banner
+ * on a busy host, short enough that an open session delays the stop by no more.
+ */
+const STOP_DRAIN_MS = 2000
 
 export {DEFAULT_IDLE_CHECK_MS, DEFAULT_QUIET_MS} from './idle-policy.js'
 export {heldFile, readHeld} from './held-file.js'
@@ -271,9 +278,14 @@ export class Activator {
       if (c.state === 'listening' && options.keepPorts) {
         throw new CtrError('NOT_RUNNING', `${name} is not running (its ports are held already)`)
       }
-      // Ports kept: what comes in meanwhile waits for the next boot (inside.ts). Sessions open now
-      // end with the poweroff, as asked.
-      if (options.keepPorts && c.state === 'running') await stopSocketUnits(name, c.leaderPid(), this.log)
+      // Ports kept: what comes in meanwhile waits for the next boot (inside.ts). A connection the
+      // container accepted a moment ago may not have had its greeting yet: it gets STOP_DRAIN_MS
+      // to end. Sessions still open then end with the poweroff, as asked.
+      if (options.keepPorts && c.state === 'running') {
+        await stopSocketUnits(name, c.leaderPid(), this.log)
+        const drained = await drainConnections(c, {limitMs: STOP_DRAIN_MS, pollMs: 20})
+        if (drained.how === 'limit') this.log(`${name}: ${drained.open} session(s) open at the stop end with the poweroff`)
+      }
       await c.stop({keepPorts: options.keepPorts, reason: 'user'})
       await this.portsLetGo()
       return this.held.get(name)?.status(readTcpRows(), undefined) ?? this.notHeldStatus(record)

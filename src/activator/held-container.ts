@@ -20,7 +20,8 @@ import {armSockets, exposureKey, releaseSockets, sameSocket, type HeldSocket} fr
 import {applyCgroupLimits, cgroupPids, cgroupUsage, containerCgroupDirs, makeContainerCgroups, removeContainerCgroups} from './cgroups.js'
 import {instancesOn, killInits} from './instances.js'
 import type {HeldSocketRef} from './socket-holder.js'
-import {containerLeader, establishedByPort, processName, processTree, residentBytes, type TcpRow} from './proc.js'
+import {containerLeader, processName, processTree, residentBytes, type TcpRow} from './proc.js'
+import {openConnections} from './drain.js'
 import {Poweroff} from './poweroff.js'
 import {isolationOf} from '../status/collect.js'
 import {networkReady, prepareNetwork, teardownNetwork} from '../network/netns.js'
@@ -573,7 +574,7 @@ export class HeldContainer {
   status(rows: readonly TcpRow[], parents: ReadonlyMap<number, number> | undefined): ContainerStatus {
     const ports = new Set(this.record.ports.map((e) => e.port))
     // Accepted ones, as the idle rule counts them (one still queued is no session).
-    const connections = [...establishedByPort(rows, ports).values()].reduce((a, b) => a + b, 0)
+    const connections = openConnections(ports, rows)
     const up = this.state === 'running' || this.state === 'booting' || this.state === 'stopping'
     const status: ContainerStatus = {
       name: this.name,

@@ -10,7 +10,8 @@
 import {getProfile, type QuietUnit} from '../rootfs/profiles.js'
 import type {HeldContainer} from './held-container.js'
 import {stopSocketUnits, trySystemctlInside} from './inside.js'
-import {childNames, establishedByPort, readTcpRows} from './proc.js'
+import {drainConnections, openConnections} from './drain.js'
+import {childNames, readTcpRows} from './proc.js'
 import {liveSessions} from './sessions.js'
 
 /** How often the idle rule reads the connections when not told otherwise. */
@@ -76,11 +77,10 @@ export class IdlePolicy {
     const rows = readTcpRows()
     const now = Date.now()
     for (const c of running) {
-      const counts = establishedByPort(
-        rows,
+      const connections = openConnections(
         c.record.ports.map((e) => e.port),
+        rows,
       )
-      const connections = [...counts.values()].reduce((a, b) => a + b, 0)
       // An open `ctr shell` is activity as a connection is (read only when no connection is open).
       if (connections > 0 || this.shells(c) > 0) {
         c.idleSince = undefined
@@ -164,26 +164,18 @@ export class IdlePolicy {
 
   /**
    * Waits for the sessions accepted as the socket units stopped to end: at most DRAIN_LIMIT_MS,
-   * and not at all once a stop or rm is queued behind it (they must not wait on a client). A
-   * connection still in the accept queue is none (establishedByPort counts accepted ones): it
-   * waits in the host's socket for the next boot. For a service that accepts itself (lighttpd,
-   * MariaDB), stopping its socket unit does not stop it accepting: connections it takes meanwhile
-   * are sessions too, until it is powered off.
+   * and not at all once a stop or rm is queued behind it (they must not wait on a client). For a
+   * service that accepts itself (lighttpd, MariaDB), stopping its socket unit does not stop it
+   * accepting: connections it takes meanwhile are sessions too, until it is powered off.
    */
   private async waitNoConnections(c: HeldContainer): Promise<void> {
-    const ports = c.record.ports.map((e) => e.port)
-    const deadline = Date.now() + (this.options.drainLimitMs ?? DRAIN_LIMIT_MS)
-    let logged = false
-    while (c.state === 'running' && !c.stopWanted) {
-      const open = [...establishedByPort(readTcpRows(), ports).values()].reduce((a, b) => a + b, 0)
-      if (open === 0) return
-      if (Date.now() >= deadline) {
-        this.options.log(`${c.name}: ${open} connection(s) still open ${Math.round((this.options.drainLimitMs ?? DRAIN_LIMIT_MS) / 1000)} s after it went idle; powering off`)
-        return
-      }
-      if (!logged) this.options.log(`${c.name}: ${open} connection(s) came in as it went idle; powering off when they end`)
-      logged = true
-      await new Promise((r) => setTimeout(r, 250))
-    }
+    const limitMs = this.options.drainLimitMs ?? DRAIN_LIMIT_MS
+    const drained = await drainConnections(c, {
+      limitMs,
+      pollMs: 250,
+      giveUp: () => c.stopWanted,
+      waiting: (open) => this.options.log(`${c.name}: ${open} connection(s) came in as it went idle; powering off when they end`),
+    })
+    if (drained.how === 'limit') this.options.log(`${c.name}: ${drained.open} connection(s) still open ${Math.round(limitMs / 1000)} s after it went idle; powering off`)
   }
 }

@@ -3,6 +3,7 @@
  * connection is left, keeps its port held, and boots again on the next one; connections that
  * arrive while it powers off wait in the host's socket and are served by the next boot.
  */
+import {connect} from 'node:net'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {callActivator} from '../../src/activator/client.js'
@@ -111,6 +112,40 @@ describe.skipIf(reason)('idle shutdown (real nspawn, real sshd, real ssh)', () =
     expect(results.filter((r) => r.outcome !== 'ok').map((r) => `${r.outcome} ${r.detail ?? ''}`)).toEqual([])
     expect(results.length).toBeGreaterThan(50)
     expect(log.some((l) => /sleepy: powering off \(user, ports stay held\)/.test(l))).toBe(true)
+  })
+
+  it('ctr stop --hold gives the connections the container accepted 2 s to end: one that ends is not cut, one still open then ends with the poweroff', async () => {
+    // A client that has read sshd's banner and holds the connection (waking the container if it sleeps).
+    const greeted = async () => {
+      const socket = connect(port, '127.0.0.1')
+      const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())))
+      await new Promise<void>((resolve, reject) => {
+        socket.once('data', (chunk) => (chunk.toString('latin1').startsWith('SSH-') ? resolve() : reject(new Error(`not a banner: ${chunk.toString('latin1')}`))))
+        socket.once('error', reject)
+      })
+      return {socket, closed}
+    }
+    const stopLines = () => log.filter((l) => /sleepy: \d+ session\(s\) open at the stop end with the poweroff/.test(l)).length
+    const linesBefore = stopLines()
+
+    // Ends 400 ms into the stop: waited for, not cut, and not reported.
+    const ending = await greeted()
+    let started = Date.now()
+    setTimeout(() => ending.socket.end(), 400)
+    await callActivator(root, {op: 'stop', name: 'sleepy', keepPorts: true})
+    // Closed by the client (400 ms in), not by the poweroff before that.
+    expect(await ending.closed).toBeGreaterThanOrEqual(started + 400)
+    expect(stopLines()).toBe(linesBefore)
+    expect((await status()).state).toBe('listening')
+
+    // Still open after 2 s: the poweroff goes ahead and ends it.
+    const staying = await greeted()
+    started = Date.now()
+    await callActivator(root, {op: 'stop', name: 'sleepy', keepPorts: true})
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000)
+    expect(stopLines()).toBe(linesBefore + 1)
+    expect(await staying.closed).toBeGreaterThanOrEqual(started + 2000)
+    expect((await status()).state).toBe('listening')
   })
 
   it('ctr rm of a sleeping container lets its held port go', async () => {
