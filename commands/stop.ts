@@ -5,7 +5,7 @@ import {batchExitCode, failed, stopContainers, type BatchReport} from '../src/co
 
 export default class Stop extends CtrCommand {
   static summary = 'Power containers off (orderly) and release their ports, or keep them held with --hold.'
-  static description = `SIGTERM to systemd-nspawn is an orderly poweroff of the container; after a timeout it is killed. Without --hold the activator lets the ports go; with --hold it keeps them, so the next connection boots the container again: the container's socket units are stopped first, so a connection that comes in during the poweroff waits in the held socket for that boot (sessions open at the stop end with it).`
+  static description = `SIGTERM to systemd-nspawn is an orderly poweroff of the container; after a timeout it is killed. Without --hold the activator lets the ports go; with --hold it keeps them, so the next connection boots the container again: the container's socket units are stopped first, so a connection that comes in during the poweroff waits in the held socket for that boot. Connections the container had accepted get 2 s to end; sessions still open then end with the poweroff.`
   static strict = false
   static examples = [
     {description: 'Power off web1 and free its ports', command: '<%= config.bin %> stop web1'},
