@@ -53,6 +53,7 @@ async function main(): Promise<void> {
     restart: async (r, l) => (await import('./restart.js')).benchRestart(r, l),
     services: async (r, l) => (await import('./services.js')).benchServices(r, l),
     isolation: async (r, l) => (await import('./isolation.js')).benchIsolation(r, l),
+    'client-rate': async (r, l) => (await import('./client-rate.js')).benchClientRate(r, l),
     'systemd-host': async (r, l) => (await import('./systemd-host.js')).benchSystemdHost(r, l),
   }
   try {

@@ -57,6 +57,13 @@ export function lost(results: readonly ProbeResult[]): ProbeResult[] {
   return results.filter((r) => r.outcome !== 'ok')
 }
 
+/** "12 timeout, 3 closed": how many of RESULTS ended each way, most first. */
+export function outcomeCounts(results: readonly ProbeResult[]): string {
+  const counts = new Map<Outcome, number>()
+  for (const r of results) counts.set(r.outcome, (counts.get(r.outcome) ?? 0) + 1)
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([outcome, n]) => `${n} ${outcome}`).join(', ')
+}
+
 export function describeLost(port: number, results: readonly ProbeResult[], events: readonly {at: number; what: string}[] = []): string[] {
   return lost(results).map((r) => {
     const before = [...events].reverse().find((e) => e.at <= r.at)
