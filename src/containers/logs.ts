@@ -1,5 +1,5 @@
 /**
- * ctr logs: the container's own journal, kept in its tree by nspawn -j (--link-journal=try-guest),
+ * ctr logs: the container's own journal, kept in its tree by its journald (nspawn --link-journal=no),
  * read with the host's journalctl -D whether the container runs or not.
  */
 import {spawn} from 'node:child_process'

@@ -10,8 +10,6 @@ export interface NspawnOptions {
   machine: string
   /** Host runs systemd as PID 1: nspawn may register with machined and create a scope. */
   hostHasSystemd: boolean
-  /** nspawn -j: a persistent journal in the tree, so `ctr logs` works while it is off. */
-  linkJournal?: boolean
   /** Host directories bound read-only into the tree: [host path, path inside]. */
   bindsReadOnly?: ReadonlyArray<readonly [string, string]>
   /** Host directories bound read-write into the tree: [host path, path inside]. */
@@ -46,9 +44,13 @@ export function nspawnArgv(options: NspawnOptions): string[] {
   // Without systemd as PID 1 there is no machined to register with and no unit to move into:
   // nspawn then fails unless told to stay in the caller's cgroup (--keep-unit) and not register.
   if (!options.hostHasSystemd) argv.push('--register=no', '--keep-unit')
-  // -j: the journal stays in the tree (/var/log/journal/MACHINE-ID) with a link from the host when it
-  // can be made; `ctr logs` reads the tree's copy with journalctl -D, whether the container runs or not.
-  if (options.linkJournal ?? true) argv.push('--link-journal=try-guest')
+  // The container's journald keeps its journal in the tree (/var/log/journal/MACHINE-ID: the base
+  // has /var/log/journal), where `ctr logs` reads it with journalctl -D, running or not. No link to it
+  // from the host's /var/log/journal (nspawn's default where that exists, and what -j makes): that is
+  // a path outside the state root, left behind by every container removed, and it would have the
+  // host's journald read files a container's root wrote. journalctl -M reads a running container's
+  // journal through its root all the same.
+  argv.push('--link-journal=no')
   if (options.hostHasSystemd && options.limits?.memoryBytes) argv.push(`--property=MemoryMax=${options.limits.memoryBytes}`, '--property=MemorySwapMax=0')
   if (options.hostHasSystemd && options.limits?.pids) argv.push(`--property=TasksMax=${options.limits.pids}`)
   if (options.hostHasSystemd && options.limits?.cpus) argv.push(`--property=CPUQuota=${Math.round(options.limits.cpus * 100)}%`)

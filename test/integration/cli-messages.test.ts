@@ -4,7 +4,7 @@
  * and without --json, logs of a container that never booted (and -f following it into its first
  * boot), shell NAME [-- COMMAND...], and --mirror over a cached base. One container boots.
  */
-import {mkdir, readdir} from 'node:fs/promises'
+import {mkdir, readdir, readlink} from 'node:fs/promises'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {execa} from 'execa'
@@ -222,6 +222,10 @@ describe.skipIf(reason)('one line with a hint (real CLI)', () => {
       const lines = json.stdout.trim().split('\n')
       expect(lines).toHaveLength(3)
       for (const line of lines) expect(JSON.parse(line)).toMatchObject({MESSAGE: expect.anything(), __REALTIME_TIMESTAMP: expect.any(String)})
+      // The journal is only in the tree: nothing in the host's /var/log/journal leads into the state root.
+      const hostJournal = await readdir('/var/log/journal').catch(() => [])
+      const links = await Promise.all(hostJournal.map((entry) => readlink(join('/var/log/journal', entry)).catch(() => '')))
+      expect(links.filter((target) => target.startsWith(root))).toEqual([])
 
       const rm = await ctr(root, ['rm', '-f', 'p1'])
       expect(rm.exitCode).toBe(1)
