@@ -77,10 +77,7 @@ export class IdlePolicy {
     const rows = readTcpRows()
     const now = Date.now()
     for (const c of running) {
-      const connections = openConnections(
-        c.record.ports.map((e) => e.port),
-        rows,
-      )
+      const connections = openConnections(c.record.ports.map((e) => e.port), rows)
       // An open `ctr shell` is activity as a connection is (read only when no connection is open).
       if (connections > 0 || this.shells(c) > 0) {
         c.idleSince = undefined
