@@ -15,7 +15,7 @@ import {rm} from 'node:fs/promises'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {ctr} from '../helpers/cli.js'
 import {makeKeyPair} from '../helpers/ssh.js'
-import {ClientLoop, lost, percentile} from '../faults/probe.js'
+import {bannerTimes, ClientLoop, lost, percentile} from '../faults/probe.js'
 import {freePortRange} from './activator.js'
 import type {Log} from './held.js'
 
@@ -83,7 +83,7 @@ export async function benchClientRate(root: string, log: Log): Promise<RateStep[
       const tallies = await loop.stop()
       const after = cpuTimes()
       const results = tallies.flatMap((t) => t.results)
-      const ms = results.filter((r) => r.outcome === 'ok').map((r) => r.ms).sort((a, b) => a - b)
+      const ms = bannerTimes(results)
       const step: RateStep = {
         containers,
         everyMs,

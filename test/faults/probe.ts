@@ -137,8 +137,13 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]
 }
 
+/** connect -> banner ms of the connections made, shortest first. */
+export function bannerTimes(results: readonly ProbeResult[]): number[] {
+  return results.filter((r) => r.outcome === 'ok').map((r) => r.ms).sort((a, b) => a - b)
+}
+
 export function latencyLine(results: readonly ProbeResult[]): string {
-  const ms = results.filter((r) => r.outcome === 'ok').map((r) => r.ms).sort((a, b) => a - b)
+  const ms = bannerTimes(results)
   const f = (x: number) => `${x.toFixed(1)} ms`
   return `p50 ${f(percentile(ms, 50))}, p90 ${f(percentile(ms, 90))}, p99 ${f(percentile(ms, 99))}, max ${f(ms.at(-1) ?? NaN)}`
 }
